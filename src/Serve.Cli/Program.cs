@@ -1,0 +1,1 @@
+Console.WriteLine("serve: commands arrive with their issues");
