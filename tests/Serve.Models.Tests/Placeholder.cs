@@ -1,3 +1,0 @@
-namespace Serve.Models.Tests;
-
-public class Placeholder { [Fact] public void Builds() { } }
