@@ -1,1 +1,3 @@
-namespace Serve.Llama;
+using System.Runtime.CompilerServices;
+
+[assembly: InternalsVisibleTo("Serve.Llama.Tests")]

@@ -1,0 +1,282 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Serve.Llama.Native;
+
+namespace Serve.Llama;
+
+/// <summary>
+/// A llama.cpp context: the KV cache of up to <see cref="SeqMax"/> sequences, the active LoRA set, and the
+/// outputs of the last <see cref="Decode"/>. Not thread-safe: one owner (the scheduler) drives it. It keeps its
+/// model and its active adapters alive, so disposal order does not matter.
+/// </summary>
+public sealed unsafe class LlamaContext : IDisposable
+{
+    private readonly AbortState _abort;
+    private bool[] _outputs = [];
+    private int _outputBatchCount;
+
+    private LlamaContext(LlamaModel model, SafeLlamaContextHandle handle, AbortState abort)
+    {
+        Model = model;
+        _abort = abort;
+        Handle = handle;
+        Memory = new LlamaMemory(this);
+        ContextSize = (int)NativeApi.llama_n_ctx(handle);
+        BatchSize = (int)NativeApi.llama_n_batch(handle);
+        UBatchSize = (int)NativeApi.llama_n_ubatch(handle);
+        SeqMax = (int)NativeApi.llama_n_seq_max(handle);
+        ContextSizePerSequence = (int)NativeApi.llama_n_ctx_seq(handle);
+    }
+
+    internal SafeLlamaContextHandle Handle { get; }
+
+    public LlamaModel Model { get; }
+    public LlamaVocab Vocab => Model.Vocab;
+    public LlamaMemory Memory { get; }
+
+    /// <summary>Actual sizes chosen by llama.cpp (may differ from the options, e.g. n_ctx rounded up).</summary>
+    public int ContextSize { get; }
+    public int ContextSizePerSequence { get; }
+    public int BatchSize { get; }
+    public int UBatchSize { get; }
+    public int SeqMax { get; }
+
+    public static LlamaContext Create(LlamaModel model, LlamaContextOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new LlamaContextOptions();
+        ArgumentOutOfRangeException.ThrowIfNegative(options.ContextSize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.UBatchSize, 1);
+        LlamaBackend.Initialize();
+        var maxSeq = LlamaBackend.MaxParallelSequences;
+        if (options.SeqMax < 1 || options.SeqMax > maxSeq)
+            throw new ArgumentOutOfRangeException(nameof(options), options.SeqMax, $"SeqMax must be in [1, {maxSeq}].");
+        var threads = options.Threads ?? Environment.ProcessorCount;
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+
+        var p = NativeApi.llama_context_default_params();
+        p.NCtx = (uint)options.ContextSize;
+        p.NBatch = (uint)options.BatchSize;
+        p.NUbatch = (uint)options.UBatchSize;
+        p.NSeqMax = (uint)options.SeqMax;
+        p.NThreads = threads;
+        p.NThreadsBatch = options.ThreadsBatch ?? threads;
+        p.FlashAttnType = options.FlashAttention;
+        p.TypeK = options.TypeK;
+        p.TypeV = options.TypeV;
+        p.KvUnified = options.KvUnified;
+        p.Embeddings = options.Embeddings;
+        p.PoolingType = options.PoolingType;
+        p.NoPerf = options.NoPerf;
+        p.OffloadKqv = options.OffloadKqv;
+        p.OpOffload = options.OpOffload;
+        p.SwaFull = options.SwaFull;
+        p.RopeFreqBase = options.RopeFreqBase;
+        p.RopeFreqScale = options.RopeFreqScale;
+
+        var handle = new SafeLlamaContextHandle();
+        var abort = new AbortState();
+        var state = GCHandle.Alloc(abort);
+        p.AbortCallback = &OnAbort;
+        p.AbortCallbackData = (void*)GCHandle.ToIntPtr(state);
+        try
+        {
+            handle.AddDependency(model.Handle);
+            var capture = LlamaLogging.BeginCapture();
+            var pointer = NativeApi.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
+            if (pointer == nint.Zero) throw LlamaException.FromNative("Failed to create the llama context", capture.Errors);
+            handle.CallbackState = state;
+            handle.Attach(pointer);
+            return new LlamaContext(model, handle, abort);
+        }
+        catch
+        {
+            if (!handle.CallbackState.IsAllocated) state.Free();
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class AbortState
+    {
+        public CancellationToken Token;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static byte OnAbort(void* data)
+    {
+        try
+        {
+            var state = (AbortState)GCHandle.FromIntPtr((nint)data).Target!;
+            return state.Token.IsCancellationRequested ? (byte)1 : (byte)0;
+        }
+        catch
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Threads for generation and for batch processing.</summary>
+    public (int Threads, int ThreadsBatch) Threads
+    {
+        get => (NativeApi.llama_n_threads(Handle), NativeApi.llama_n_threads_batch(Handle));
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value.Threads, 1);
+            ArgumentOutOfRangeException.ThrowIfLessThan(value.ThreadsBatch, 1);
+            NativeApi.llama_set_n_threads(Handle, value.Threads, value.ThreadsBatch);
+        }
+    }
+
+    /// <summary>
+    /// Runs the model on a batch. Validates what would make llama.cpp abort (token and sequence ids, sizes) and
+    /// throws <see cref="LlamaDecodeException"/> on a non-zero result, OperationCanceledException when cancelled
+    /// (processed micro-batches then stay in the KV cache).
+    /// </summary>
+    public void Decode(LlamaBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+        Validate(batch);
+        ForgetOutputs();
+
+        using var batchLease = new SafeHandleLease(batch.Handle);
+        var capture = LlamaLogging.BeginCapture();
+        _abort.Token = cancellationToken;
+        int result;
+        try
+        {
+            result = NativeApi.llama_decode(Handle, batch.ToNative());
+        }
+        finally
+        {
+            _abort.Token = default;
+        }
+        if (result != 0)
+        {
+            if (result == 2 && cancellationToken.IsCancellationRequested)
+                throw new OperationCanceledException("llama_decode was aborted; processed micro-batches remain in the KV cache.", cancellationToken);
+            throw new LlamaDecodeException(result, capture.Errors);
+        }
+        RememberOutputs(batch);
+    }
+
+    private void Validate(LlamaBatch batch)
+    {
+        if (batch.Count == 0) throw new ArgumentException("The batch is empty.", nameof(batch));
+        if (batch.Count > BatchSize)
+            throw new ArgumentException($"The batch has {batch.Count} tokens; this context accepts at most {BatchSize} (BatchSize).", nameof(batch));
+        var vocabCount = Vocab.Count;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var token = batch.GetToken(i);
+            if ((uint)token >= (uint)vocabCount)
+                throw new ArgumentException($"Token {token} at batch index {i} is outside the vocabulary [0, {vocabCount}).", nameof(batch));
+            foreach (var seq in batch.GetSequenceIds(i))
+            {
+                if ((uint)seq >= (uint)SeqMax)
+                    throw new ArgumentException($"Sequence id {seq} at batch index {i} must be below SeqMax ({SeqMax}).", nameof(batch));
+            }
+        }
+    }
+
+    private void RememberOutputs(LlamaBatch batch)
+    {
+        if (_outputs.Length < batch.Count) _outputs = new bool[Math.Max(batch.Count, _outputs.Length * 2)];
+        for (var i = 0; i < batch.Count; i++) _outputs[i] = batch.GetOutput(i);
+        _outputBatchCount = batch.Count;
+    }
+
+    internal void ForgetOutputs() => _outputBatchCount = 0;
+
+    /// <summary>True when the last Decode produced logits for this batch index.</summary>
+    public bool HasOutput(int batchIndex) => (uint)batchIndex < (uint)_outputBatchCount && _outputs[batchIndex];
+
+    /// <summary>
+    /// The n_vocab logits of a batch index that asked for output in the last Decode. The span points into the
+    /// context and is valid until the next Decode or Dispose.
+    /// </summary>
+    public ReadOnlySpan<float> GetLogits(int batchIndex)
+    {
+        ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+        CheckOutput(batchIndex);
+        var capture = LlamaLogging.BeginCapture();
+        var logits = NativeApi.llama_get_logits_ith(Handle, batchIndex);
+        if (logits == null) throw LlamaException.FromNative($"No logits for batch index {batchIndex}", capture.Errors);
+        return new ReadOnlySpan<float>(logits, Vocab.Count);
+    }
+
+    /// <summary>The embedding of a batch index (context created with Embeddings = true); valid until the next Decode.</summary>
+    public ReadOnlySpan<float> GetEmbeddings(int batchIndex)
+    {
+        ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+        CheckOutput(batchIndex);
+        var capture = LlamaLogging.BeginCapture();
+        var embd = NativeApi.llama_get_embeddings_ith(Handle, batchIndex);
+        if (embd == null) throw LlamaException.FromNative($"No embeddings for batch index {batchIndex} (was the context created with Embeddings = true?)", capture.Errors);
+        return new ReadOnlySpan<float>(embd, Model.EmbeddingLength);
+    }
+
+    internal void CheckOutput(int batchIndex)
+    {
+        if (!HasOutput(batchIndex))
+            throw new ArgumentOutOfRangeException(nameof(batchIndex), batchIndex,
+                "The last Decode produced no output for this batch index (mark the token with outputLogits).");
+    }
+
+    /// <summary>
+    /// Sets the LoRA adapters used by the following decodes (an empty list clears). Scale 0 disables an adapter.
+    /// The context keeps the adapters alive while they are set.
+    /// </summary>
+    public void SetAdapters(IReadOnlyList<(LlamaLoraAdapter Adapter, float Scale)> adapters)
+    {
+        ArgumentNullException.ThrowIfNull(adapters);
+        ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+        var referenced = new List<SafeHandle>(adapters.Count);
+        try
+        {
+            var pointers = new nint[adapters.Count];
+            var scales = new float[adapters.Count];
+            for (var i = 0; i < adapters.Count; i++)
+            {
+                var (adapter, scale) = adapters[i];
+                ArgumentNullException.ThrowIfNull(adapter, nameof(adapters));
+                if (!float.IsFinite(scale)) throw new ArgumentException($"Adapter scale {scale} is not finite.", nameof(adapters));
+                if (!ReferenceEquals(adapter.Model.Handle, Model.Handle))
+                    throw new ArgumentException($"Adapter '{adapter.Path}' was loaded for a different model.", nameof(adapters));
+                bool added = false;
+                adapter.Handle.DangerousAddRef(ref added);
+                referenced.Add(adapter.Handle);
+                pointers[i] = adapter.Handle.DangerousGetHandle();
+                scales[i] = scale;
+            }
+            fixed (nint* a = pointers)
+            fixed (float* s = scales)
+            {
+                var rc = NativeApi.llama_set_adapters_lora(Handle, adapters.Count == 0 ? null : a, (nuint)adapters.Count, adapters.Count == 0 ? null : s);
+                if (rc != 0) throw new LlamaException($"llama_set_adapters_lora failed ({rc}).");
+            }
+        }
+        catch
+        {
+            foreach (var h in referenced) h.DangerousRelease();
+            throw;
+        }
+        Handle.ReplaceAdapterReferences([.. referenced]);
+    }
+
+    /// <summary>Timings since creation or the last reset (needs NoPerf = false).</summary>
+    public LlamaContextPerformance Performance
+    {
+        get
+        {
+            var d = NativeApi.llama_perf_context(Handle);
+            return new(d.TStartMs, d.TLoadMs, d.TPEvalMs, d.TEvalMs, d.NPEval, d.NEval, d.NReused);
+        }
+    }
+
+    public void ResetPerformance() => NativeApi.llama_perf_context_reset(Handle);
+
+    public void Dispose() => Handle.Dispose();
+}

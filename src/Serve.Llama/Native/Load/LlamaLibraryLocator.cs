@@ -1,0 +1,53 @@
+namespace Serve.Llama.Native.Load;
+
+/// <summary>
+/// Chooses the directory of the llama.cpp libraries. Order: explicit option, then SERVE_LLAMA_LIB_DIR, then
+/// &lt;base dir&gt;/llama, then the npm install found by walking up from the base directory. An explicit option or
+/// environment variable that names a directory without the libraries is an error, not a reason to fall back:
+/// silently loading the CPU build when the CUDA one was asked for would be worse than failing.
+/// </summary>
+internal static class LlamaLibraryLocator
+{
+    internal const string EnvironmentVariable = "SERVE_LLAMA_LIB_DIR";
+    internal const string MarkerFile = "libllama.v0.5.0.so";
+    internal static readonly string NpmRelativePath =
+        Path.Combine("native", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64");
+
+    /// <summary>Native library names used in [LibraryImport] mapped to the shipped file names.</summary>
+    internal static readonly IReadOnlyDictionary<string, string> FileNames = new Dictionary<string, string>
+    {
+        [NativeApi.Llama] = "libllama.v0.5.0.so",
+        [NativeApi.Ggml] = "libggml.v0.5.0.so",
+        [NativeApi.GgmlBase] = "libggml-base.so",
+    };
+
+    internal static string Find(string? explicitDirectory, string? environmentDirectory, string baseDirectory)
+    {
+        var tried = new List<string>();
+        if (!string.IsNullOrWhiteSpace(explicitDirectory))
+            return Require(explicitDirectory, "LlamaLibraryOptions.Directory", tried);
+        if (!string.IsNullOrWhiteSpace(environmentDirectory))
+            return Require(environmentDirectory, EnvironmentVariable, tried);
+
+        var beside = Path.Combine(baseDirectory, "llama");
+        if (HasLibraries(beside)) return Path.GetFullPath(beside);
+        tried.Add($"{beside} (<base directory>/llama)");
+
+        for (var dir = new DirectoryInfo(baseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, NpmRelativePath);
+            if (HasLibraries(candidate)) return candidate;
+            tried.Add($"{candidate} (npm install, walking up from the base directory)");
+        }
+        throw new LlamaLibraryNotFoundException(tried);
+    }
+
+    private static string Require(string directory, string source, List<string> tried)
+    {
+        if (HasLibraries(directory)) return Path.GetFullPath(directory);
+        tried.Add($"{directory} ({source})");
+        throw new LlamaLibraryNotFoundException(tried);
+    }
+
+    private static bool HasLibraries(string directory) => File.Exists(Path.Combine(directory, MarkerFile));
+}

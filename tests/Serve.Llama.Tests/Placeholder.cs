@@ -1,3 +1,0 @@
-namespace Serve.Llama.Tests;
-
-public class Placeholder { [Fact] public void Builds() { } }
