@@ -1,3 +1,0 @@
-namespace Serve.Gguf.Tests;
-
-public class Placeholder { [Fact] public void Builds() { } }
