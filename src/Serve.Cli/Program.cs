@@ -1,1 +1,3 @@
-Console.WriteLine("serve: commands arrive with their issues");
+using Serve.Cli;
+
+return ServeCommandLine.Create().Parse(args).Invoke();

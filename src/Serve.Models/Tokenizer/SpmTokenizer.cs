@@ -11,11 +11,13 @@ public sealed class SpmTokenizer
 {
     private readonly TokenizerVocab _vocab;
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
+    private readonly int[] _byteIds = new int[256];
 
     public SpmTokenizer(TokenizerVocab vocab)
     {
         _vocab = vocab;
         for (var i = 0; i < vocab.Count; i++) _ids.TryAdd(vocab.Tokens[i], i);
+        for (var b = 0; b < 256; b++) _byteIds[b] = vocab.ByteTokenId((byte)b);
     }
 
     public TokenizerVocab Vocab => _vocab;
@@ -117,7 +119,7 @@ public sealed class SpmTokenizer
                 output.Add(id);
                 continue;
             }
-            for (var j = 0; j < symLen[i]; j++) output.Add(_vocab.ByteTokenId(text[symStart[i] + j]));
+            for (var j = 0; j < symLen[i]; j++) output.Add(_byteIds[text[symStart[i] + j]]);
         }
     }
 

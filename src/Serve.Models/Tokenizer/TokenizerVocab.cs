@@ -28,5 +28,13 @@ public sealed record TokenizerVocab(IReadOnlyList<string> Tokens, IReadOnlyList<
     public int Count => Tokens.Count;
 
     /// <summary>Id of the byte-fallback token <c>&lt;0xXX&gt;</c> for <paramref name="value"/>.</summary>
-    public int ByteTokenId(byte value) => SpmVocabLayout.FirstByteId + value;
+    public int ByteTokenId(byte value)
+    {
+        var text = SpmVocabLayout.ByteTokenText(value);
+        var guess = SpmVocabLayout.FirstByteId + value; // this project's layout; other vocabularies are searched
+        if (guess < Tokens.Count && Tokens[guess] == text) return guess;
+        for (var i = 0; i < Tokens.Count; i++)
+            if (Tokens[i] == text) return i;
+        throw new InvalidOperationException($"vocabulary has no byte token {text}");
+    }
 }
