@@ -17,7 +17,8 @@ internal static class CommandErrors
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException
                                       or NotSupportedException or FormatException or KeyNotFoundException or GgufFormatException)
         {
-            parseResult.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+            var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
+            parseResult.InvocationConfiguration.Error.WriteLine($"error: {message}");
             return ExitInvalid;
         }
     }
