@@ -15,9 +15,10 @@ public sealed unsafe class LlamaContext : IDisposable
     private bool[] _outputs = [];
     private int _outputBatchCount;
 
-    private LlamaContext(LlamaModel model, SafeLlamaContextHandle handle, AbortState abort)
+    private LlamaContext(LlamaModel model, SafeLlamaContextHandle handle, AbortState abort, bool kvUnified)
     {
         Model = model;
+        KvUnified = kvUnified;
         _abort = abort;
         Handle = handle;
         Memory = new LlamaMemory(this);
@@ -34,16 +35,18 @@ public sealed unsafe class LlamaContext : IDisposable
     public LlamaVocab Vocab => Model.Vocab;
     public LlamaMemory Memory { get; }
 
-    /// <summary>Actual sizes chosen by llama.cpp (may differ from the options, e.g. n_ctx rounded up).</summary>
+    /// <summary>Actual sizes chosen by llama.cpp (may differ from the options: n_ctx is padded, n_batch is capped at n_ctx).</summary>
     public int ContextSize { get; }
     public int ContextSizePerSequence { get; }
     public int BatchSize { get; }
     public int UBatchSize { get; }
     public int SeqMax { get; }
+    public bool KvUnified { get; }
 
     public static LlamaContext Create(LlamaModel model, LlamaContextOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ObjectDisposedException.ThrowIf(model.IsDisposed, model);
         options ??= new LlamaContextOptions();
         ArgumentOutOfRangeException.ThrowIfNegative(options.ContextSize);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
@@ -88,7 +91,7 @@ public sealed unsafe class LlamaContext : IDisposable
             if (pointer == nint.Zero) throw LlamaException.FromNative("Failed to create the llama context", capture.Errors);
             handle.CallbackState = state;
             handle.Attach(pointer);
-            return new LlamaContext(model, handle, abort);
+            return new LlamaContext(model, handle, abort, options.KvUnified);
         }
         catch
         {
@@ -242,6 +245,7 @@ public sealed unsafe class LlamaContext : IDisposable
             {
                 var (adapter, scale) = adapters[i];
                 ArgumentNullException.ThrowIfNull(adapter, nameof(adapters));
+                ObjectDisposedException.ThrowIf(adapter.IsDisposed, adapter);
                 if (!float.IsFinite(scale)) throw new ArgumentException($"Adapter scale {scale} is not finite.", nameof(adapters));
                 if (!ReferenceEquals(adapter.Model.Handle, Model.Handle))
                     throw new ArgumentException($"Adapter '{adapter.Path}' was loaded for a different model.", nameof(adapters));

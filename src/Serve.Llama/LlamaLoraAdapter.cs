@@ -19,6 +19,13 @@ public sealed class LlamaLoraAdapter : IDisposable
 
     internal SafeLlamaAdapterHandle Handle { get; }
 
+    private volatile bool _disposed;
+
+    /// <summary>True once disposed; the native adapter may still live while a context has it set.</summary>
+    public bool IsDisposed => _disposed;
+
+    internal SafeLlamaAdapterHandle Live => _disposed ? throw new ObjectDisposedException(nameof(LlamaLoraAdapter)) : Handle;
+
     public LlamaModel Model { get; }
 
     public string Path { get; }
@@ -31,6 +38,7 @@ public sealed class LlamaLoraAdapter : IDisposable
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ObjectDisposedException.ThrowIf(model.IsDisposed, model);
         if (!File.Exists(path)) throw new FileNotFoundException($"Adapter file '{path}' does not exist.", path);
         LlamaBackend.Initialize();
 
@@ -56,12 +64,12 @@ public sealed class LlamaLoraAdapter : IDisposable
 
     private unsafe IReadOnlyDictionary<string, string> ReadMetadata()
     {
-        var count = NativeApi.llama_adapter_meta_count(Handle);
+        var count = NativeApi.llama_adapter_meta_count(Live);
         var result = new Dictionary<string, string>(count, StringComparer.Ordinal);
         for (var i = 0; i < count; i++)
         {
-            var key = NativeStrings.Read((buf, size) => NativeApi.llama_adapter_meta_key_by_index(Handle, i, buf, size));
-            var value = NativeStrings.Read((buf, size) => NativeApi.llama_adapter_meta_val_str_by_index(Handle, i, buf, size));
+            var key = NativeStrings.Read((buf, size) => NativeApi.llama_adapter_meta_key_by_index(Live, i, buf, size));
+            var value = NativeStrings.Read((buf, size) => NativeApi.llama_adapter_meta_val_str_by_index(Live, i, buf, size));
             if (key is not null) result[key] = value ?? "";
         }
         return result;
@@ -72,12 +80,16 @@ public sealed class LlamaLoraAdapter : IDisposable
     {
         get
         {
-            var n = NativeApi.llama_adapter_get_alora_n_invocation_tokens(Handle);
+            var n = NativeApi.llama_adapter_get_alora_n_invocation_tokens(Live);
             if (n == 0) return [];
-            var tokens = NativeApi.llama_adapter_get_alora_invocation_tokens(Handle);
+            var tokens = NativeApi.llama_adapter_get_alora_invocation_tokens(Live);
             return new ReadOnlySpan<int>(tokens, checked((int)n)).ToArray();
         }
     }
 
-    public void Dispose() => Handle.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        Handle.Dispose();
+    }
 }

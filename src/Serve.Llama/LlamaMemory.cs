@@ -28,11 +28,18 @@ public sealed class LlamaMemory
         return NativeApi.llama_memory_seq_rm(memory, seq, p0, p1);
     }
 
-    /// <summary>Makes dst share src's cells in [p0, p1) (no copy of data: prefix sharing).</summary>
+    /// <summary>
+    /// Gives dst src's cells in [p0, p1). With a unified KV cache the cells are shared (prefix sharing, no copy).
+    /// Without one each sequence has its own stream and llama.cpp can only copy a whole sequence (it asserts
+    /// otherwise), so a partial range throws NotSupportedException there.
+    /// </summary>
     public void SeqCopy(int src, int dst, int p0 = -1, int p1 = -1)
     {
         CheckSeq(src);
         CheckSeq(dst);
+        if (src != dst && !_context.KvUnified && _context.SeqMax > 1 && IsPartial(p0, p1, _context.ContextSizePerSequence))
+            throw new NotSupportedException(
+                "Copying part of a sequence needs a unified KV cache (LlamaContextOptions.KvUnified); without it only whole sequences can be copied.");
         using var lease = Lease(out var memory);
         NativeApi.llama_memory_seq_cp(memory, src, dst, p0, p1);
     }
@@ -43,6 +50,12 @@ public sealed class LlamaMemory
         CheckSeq(seq);
         using var lease = Lease(out var memory);
         NativeApi.llama_memory_seq_keep(memory, seq);
+        // Without a unified KV cache llama.cpp only cleans seq's own stream; the other streams are cleared here.
+        if (_context.KvUnified) return;
+        for (var other = 0; other < _context.SeqMax; other++)
+        {
+            if (other != seq) NativeApi.llama_memory_seq_rm(memory, other, -1, -1);
+        }
     }
 
     /// <summary>Shifts positions in [p0, p1) by delta (context shifting). Throws when the memory cannot shift.</summary>
@@ -90,6 +103,10 @@ public sealed class LlamaMemory
         }
         return lease;
     }
+
+    // Mirrors llama_kv_cache::seq_cp's check for cross-stream copies.
+    private static bool IsPartial(int p0, int p1, int size) =>
+        (p0 > 0 && p0 + 1 < size) || (p1 > 0 && p1 + 1 < size);
 
     private void CheckSeq(int seq)
     {

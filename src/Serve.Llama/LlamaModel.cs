@@ -19,7 +19,15 @@ public sealed class LlamaModel : IDisposable
         Vocab = new LlamaVocab(this, NativeApi.llama_model_get_vocab(handle));
     }
 
+    /// <summary>The native model; contexts and adapters hold references on it, so it may outlive Dispose.</summary>
     internal SafeLlamaModelHandle Handle { get; }
+
+    private volatile bool _disposed;
+
+    public bool IsDisposed => _disposed;
+
+    /// <summary>The handle for this object's own members: throws once the user disposed it.</summary>
+    internal SafeLlamaModelHandle Live => _disposed ? throw new ObjectDisposedException(nameof(LlamaModel)) : Handle;
 
     public string Path { get; }
 
@@ -94,41 +102,45 @@ public sealed class LlamaModel : IDisposable
 
     private unsafe IReadOnlyDictionary<string, string> ReadMetadata()
     {
-        var count = NativeApi.llama_model_meta_count(Handle);
+        var count = NativeApi.llama_model_meta_count(Live);
         var result = new Dictionary<string, string>(count, StringComparer.Ordinal);
         for (var i = 0; i < count; i++)
         {
-            var key = NativeStrings.Read((buf, size) => NativeApi.llama_model_meta_key_by_index(Handle, i, buf, size));
-            var value = NativeStrings.Read((buf, size) => NativeApi.llama_model_meta_val_str_by_index(Handle, i, buf, size));
+            var key = NativeStrings.Read((buf, size) => NativeApi.llama_model_meta_key_by_index(Live, i, buf, size));
+            var value = NativeStrings.Read((buf, size) => NativeApi.llama_model_meta_val_str_by_index(Live, i, buf, size));
             if (key is not null) result[key] = value ?? "";
         }
         return result;
     }
 
     public unsafe string Description =>
-        NativeStrings.Read((buf, size) => NativeApi.llama_model_desc(Handle, buf, size)) ?? "";
+        NativeStrings.Read((buf, size) => NativeApi.llama_model_desc(Live, buf, size)) ?? "";
 
-    public long SizeBytes => (long)NativeApi.llama_model_size(Handle);
-    public long ParameterCount => (long)NativeApi.llama_model_n_params(Handle);
-    public int EmbeddingLength => NativeApi.llama_model_n_embd(Handle);
-    public int LayerCount => NativeApi.llama_model_n_layer(Handle);
-    public int HeadCount => NativeApi.llama_model_n_head(Handle);
-    public int HeadCountKv => NativeApi.llama_model_n_head_kv(Handle);
-    public int SlidingWindow => NativeApi.llama_model_n_swa(Handle);
-    public int TrainContextLength => NativeApi.llama_model_n_ctx_train(Handle);
-    public float RopeFreqScaleTrain => NativeApi.llama_model_rope_freq_scale_train(Handle);
-    public LlamaRopeType RopeType => NativeApi.llama_model_rope_type(Handle);
-    public bool HasEncoder => NativeApi.llama_model_has_encoder(Handle);
-    public bool HasDecoder => NativeApi.llama_model_has_decoder(Handle);
-    public bool IsRecurrent => NativeApi.llama_model_is_recurrent(Handle);
-    public bool IsHybrid => NativeApi.llama_model_is_hybrid(Handle);
+    public long SizeBytes => (long)NativeApi.llama_model_size(Live);
+    public long ParameterCount => (long)NativeApi.llama_model_n_params(Live);
+    public int EmbeddingLength => NativeApi.llama_model_n_embd(Live);
+    public int LayerCount => NativeApi.llama_model_n_layer(Live);
+    public int HeadCount => NativeApi.llama_model_n_head(Live);
+    public int HeadCountKv => NativeApi.llama_model_n_head_kv(Live);
+    public int SlidingWindow => NativeApi.llama_model_n_swa(Live);
+    public int TrainContextLength => NativeApi.llama_model_n_ctx_train(Live);
+    public float RopeFreqScaleTrain => NativeApi.llama_model_rope_freq_scale_train(Live);
+    public LlamaRopeType RopeType => NativeApi.llama_model_rope_type(Live);
+    public bool HasEncoder => NativeApi.llama_model_has_encoder(Live);
+    public bool HasDecoder => NativeApi.llama_model_has_decoder(Live);
+    public bool IsRecurrent => NativeApi.llama_model_is_recurrent(Live);
+    public bool IsHybrid => NativeApi.llama_model_is_hybrid(Live);
 
     /// <summary>The model's default chat template (tokenizer.chat_template), or null.</summary>
     public string? ChatTemplate => GetChatTemplate(null);
 
     /// <summary>A named chat template (tokenizer.chat_template.&lt;name&gt;); null name = default. Null when absent.</summary>
     public unsafe string? GetChatTemplate(string? name) =>
-        NativeApi.PtrToString(NativeApi.llama_model_chat_template(Handle, name));
+        NativeApi.PtrToString(NativeApi.llama_model_chat_template(Live, name));
 
-    public void Dispose() => Handle.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        Handle.Dispose();
+    }
 }

@@ -56,6 +56,7 @@ public sealed unsafe class LlamaSamplerChain : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(gbnf);
         ArgumentException.ThrowIfNullOrEmpty(root);
+        ObjectDisposedException.ThrowIf(model.IsDisposed, model);
         var capture = LlamaLogging.BeginCapture();
         nint pointer;
         using (new SafeHandleLease(model.Handle))

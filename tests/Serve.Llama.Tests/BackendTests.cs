@@ -1,0 +1,105 @@
+using Microsoft.Extensions.Logging;
+using Serve.Llama.Native;
+using Serve.Llama.Native.Load;
+
+namespace Serve.Llama.Tests;
+
+public sealed class BackendTests
+{
+    [Fact]
+    public void Initialize_CalledTwice_IsIdempotent()
+    {
+        LlamaBackend.Initialize();
+        LlamaBackend.Initialize();
+        Assert.NotEmpty(LlamaBackend.Devices);
+    }
+
+    [Fact]
+    public void SystemInfo_AfterInitialize_ReportsCpuFeatures()
+    {
+        var info = LlamaBackend.SystemInfo;
+        Assert.Contains("CPU", info);
+        Assert.False(string.IsNullOrWhiteSpace(LlamaBackend.Version));
+    }
+
+    [Fact]
+    public void Devices_CpuBuild_ListsCpuDevice()
+    {
+        var cpu = Assert.Single(LlamaBackend.Devices, d => d.Type == GgmlBackendDeviceType.Cpu);
+        Assert.False(string.IsNullOrEmpty(cpu.Name));
+    }
+
+    [Fact]
+    public void MaxParallelSequences_IsAtLeastEight()
+    {
+        Assert.True(LlamaBackend.MaxParallelSequences >= 8);
+    }
+
+    [Fact]
+    public void LibraryDirectory_Resolved_HoldsVersionedLibraries()
+    {
+        LlamaBackend.Initialize();
+        Assert.True(File.Exists(Path.Combine(LlamaLibrary.Directory, "libllama.v0.5.0.so")));
+        Assert.True(File.Exists(Path.Combine(LlamaLibrary.Directory, "libggml.v0.5.0.so")));
+        Assert.True(File.Exists(Path.Combine(LlamaLibrary.Directory, "libggml-base.so")));
+    }
+
+    [Fact]
+    public void Locator_ExplicitDirectoryWithoutLibraries_ThrowsListingIt()
+    {
+        var bogus = Path.Combine(Path.GetTempPath(), "no-llama-here-" + Guid.NewGuid().ToString("N"));
+        var ex = Assert.Throws<LlamaLibraryNotFoundException>(() => LlamaLibraryLocator.Find(bogus, "/also/ignored", AppContext.BaseDirectory));
+        Assert.Contains(bogus, ex.Message);
+        Assert.Single(ex.Tried);
+    }
+
+    [Fact]
+    public void Locator_EnvironmentDirectoryWithoutLibraries_ThrowsNamingVariable()
+    {
+        var ex = Assert.Throws<LlamaLibraryNotFoundException>(() => LlamaLibraryLocator.Find(null, "/nonexistent/llama", "/tmp"));
+        Assert.Contains("SERVE_LLAMA_LIB_DIR", ex.Message);
+        Assert.Contains("/nonexistent/llama", ex.Message);
+    }
+
+    [Fact]
+    public void Locator_NothingFound_ListsEveryPathTried()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "empty-base-" + Guid.NewGuid().ToString("N"), "a", "b");
+        Directory.CreateDirectory(root);
+        try
+        {
+            var ex = Assert.Throws<LlamaLibraryNotFoundException>(() => LlamaLibraryLocator.Find(null, null, root));
+            Assert.Contains(Path.Combine(root, "llama"), ex.Message);
+            Assert.Contains(ex.Tried, t => t.Contains(Path.Combine("node_modules", "@node-llama-cpp", "linux-x64")));
+            Assert.True(ex.Tried.Count >= 4); // <base>/llama plus one npm candidate per ancestor
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(Path.GetDirectoryName(root))!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Locator_BaseDirectoryLlamaFolder_IsFound()
+    {
+        var found = LlamaLibraryLocator.Find(null, null, AppContext.BaseDirectory);
+        Assert.Equal(Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "llama")), found);
+    }
+
+    [Fact]
+    public void Configure_AfterLoadWithOtherDirectory_Throws()
+    {
+        LlamaBackend.Initialize();
+        Assert.Throws<InvalidOperationException>(() => LlamaLibrary.Configure(new LlamaLibraryOptions { Directory = "/somewhere/else" }));
+    }
+
+    [Theory]
+    [InlineData(GgmlLogLevel.Debug, LogLevel.Debug)]
+    [InlineData(GgmlLogLevel.Info, LogLevel.Information)]
+    [InlineData(GgmlLogLevel.Warn, LogLevel.Warning)]
+    [InlineData(GgmlLogLevel.Error, LogLevel.Error)]
+    public void MapLevel_GgmlLevels_MapToLogLevels(GgmlLogLevel native, LogLevel expected)
+    {
+        Assert.Equal(expected, LlamaLogging.MapLevel(native));
+    }
+}
