@@ -135,10 +135,13 @@ public sealed class GgufValue : IEquatable<GgufValue>
     public string[] AsStringArray() => AsArray<string>();
 
     /// <summary>A copy of an array value whose element type is <typeparamref name="T"/> (GgufValue for nested arrays).</summary>
-    public T[] AsArray<T>() => _value is T[] a && IsArray ? (T[])a.Clone() : throw Mismatch($"an array of {typeof(T).Name}");
+    public T[] AsArray<T>() => (T[])Exact<T>().Clone();
 
     /// <summary>A read-only view of an array value, without a copy (large vocabularies).</summary>
-    public IReadOnlyList<T> AsReadOnlyList<T>() => _value is T[] a && IsArray ? Array.AsReadOnly(a) : throw Mismatch($"an array of {typeof(T).Name}");
+    public IReadOnlyList<T> AsReadOnlyList<T>() => Array.AsReadOnly(Exact<T>());
+
+    // An exact type test: the CLR lets int[] pass "is uint[]" (and sbyte[]/byte[], long[]/ulong[]).
+    private T[] Exact<T>() => IsArray && _value.GetType() == typeof(T[]) ? (T[])_value : throw Mismatch($"an array of {typeof(T).Name}");
 
     private T Scalar<T>(GgufValueType expected) where T : struct
         => Type == expected && _value is T v ? v : throw Mismatch(expected.ToString());
