@@ -104,6 +104,3 @@ public static class LlamaBackend
         }
     }
 }
-
-/// <summary>A ggml compute device and its memory (bytes).</summary>
-public sealed record LlamaDevice(string Name, string Description, GgmlBackendDeviceType Type, long FreeBytes, long TotalBytes);

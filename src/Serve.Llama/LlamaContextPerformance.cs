@@ -3,6 +3,3 @@ namespace Serve.Llama;
 /// <summary>Context timings (llama_perf_context); only collected when the context was made with NoPerf = false.</summary>
 public sealed record LlamaContextPerformance(
     double StartMs, double LoadMs, double PromptEvalMs, double EvalMs, int PromptTokens, int EvalTokens, int GraphReuses);
-
-/// <summary>Sampler chain timings (llama_perf_sampler).</summary>
-public sealed record LlamaSamplerPerformance(double SampleMs, int Samples);
