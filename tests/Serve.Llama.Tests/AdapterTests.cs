@@ -111,6 +111,32 @@ public sealed class AdapterTests(LlamaModelFixture fixture)
     }
 
     [Fact]
+    public void Load_RefusedAdapter_ReleasesItsModelReference()
+    {
+        var model = LlamaModel.Load(fixture.ModelPath);
+        for (var i = 0; i < 3; i++) Assert.Throws<LlamaException>(() => LlamaLoraAdapter.Load(model, fixture.WrongShapes));
+        model.Dispose();
+        Assert.True(model.Handle.IsClosed, "a failed load must not keep the native model alive");
+    }
+
+    [Fact]
+    public void Dispose_AnyOrder_FreesNativeObjectsOnlyWhenUnused()
+    {
+        var model = LlamaModel.Load(fixture.ModelPath);
+        var adapter = LlamaLoraAdapter.Load(model, fixture.AdapterA);
+        var context = LlamaContext.Create(model, new LlamaContextOptions { ContextSize = 64, Threads = 2 });
+        context.SetAdapters([(adapter, 1f)]);
+        model.Dispose();
+        adapter.Dispose();
+        Assert.False(model.Handle.IsClosed);
+        Assert.False(adapter.Handle.IsClosed);
+        Assert.NotEmpty(Decoding.PromptLogits(context, Prompt));
+        context.Dispose();
+        Assert.True(adapter.Handle.IsClosed);
+        Assert.True(model.Handle.IsClosed);
+    }
+
+    [Fact]
     public void Load_MissingAdapter_ThrowsFileNotFound()
     {
         Assert.Throws<FileNotFoundException>(() => LlamaLoraAdapter.Load(fixture.Model, "/nonexistent/adapter.gguf"));

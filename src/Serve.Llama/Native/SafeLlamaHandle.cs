@@ -30,6 +30,19 @@ internal abstract class SafeLlamaHandle : SafeHandle
     protected sealed override bool ReleaseHandle()
     {
         Free(handle);
+        ReleaseDependencies();
+        return true;
+    }
+
+    // ReleaseHandle never runs for a handle that got no pointer (a failed create), so its references go here.
+    protected override void Dispose(bool disposing)
+    {
+        if (IsInvalid) ReleaseDependencies();
+        base.Dispose(disposing);
+    }
+
+    private void ReleaseDependencies()
+    {
         SafeHandle[] dependencies;
         lock (_dependencies)
         {
@@ -37,6 +50,5 @@ internal abstract class SafeLlamaHandle : SafeHandle
             _dependencies.Clear();
         }
         foreach (var dependency in dependencies) dependency.DangerousRelease();
-        return true;
     }
 }
