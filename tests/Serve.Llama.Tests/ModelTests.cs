@@ -87,8 +87,7 @@ public sealed class ModelTests(LlamaModelFixture fixture)
         File.WriteAllText(path, "this is not a gguf file, just some text that is long enough to read a header from");
         var ex = Assert.Throws<LlamaException>(() => LlamaModel.Load(path));
         Assert.Contains("Failed to load model", ex.Message);
-        Assert.Contains(":", ex.Message.Split("Failed to load model")[1]);
-        Assert.True(ex.Message.Length > $"Failed to load model '{path}'".Length + 5, ex.Message);
+        Assert.Contains("invalid magic", ex.Message); // llama.cpp's own reason, from its error log
     }
 
     [Fact]
