@@ -1,0 +1,56 @@
+using Serve.Training.Quantization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Serve.Training.Lora;
+
+/// <summary>
+/// y = x Wᵀ + scale · dropout(x) Aᵀ Bᵀ with W frozen (dense or NF4), A [rank, in] drawn like PEFT's default
+/// (Kaiming-uniform, a = √5) and B [out, rank] zero, so a fresh adapter changes nothing. Without LoRA it is a plain
+/// frozen projection.
+/// </summary>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+{
+    private readonly FrozenWeight _base;
+    private readonly Parameter? lora_A;
+    private readonly Parameter? lora_B;
+    private readonly double _scale;
+    private readonly double _dropout;
+
+    public LoraLinear(string name, FrozenWeight baseWeight, LoraOptions? lora, Generator? init) : base(name)
+    {
+        _base = baseWeight;
+        if (lora is not null)
+        {
+            var bound = 1.0 / Math.Sqrt(baseWeight.InFeatures); // kaiming_uniform(a=√5): gain √(2/6) · √3 / √fan_in
+            lora_A = new Parameter(rand([lora.Rank, baseWeight.InFeatures], generator: init, device: baseWeight.Device) * (2 * bound) - bound);
+            lora_B = new Parameter(zeros([baseWeight.OutFeatures, lora.Rank], device: baseWeight.Device));
+            _scale = lora.Scale;
+            _dropout = lora.Dropout;
+        }
+        RegisterComponents();
+    }
+
+    public FrozenWeight Base => _base;
+    public bool HasLora => lora_A is not null;
+    public Parameter A => lora_A ?? throw new InvalidOperationException($"{GetName()} has no LoRA");
+    public Parameter B => lora_B ?? throw new InvalidOperationException($"{GetName()} has no LoRA");
+    public double Scale => _scale;
+
+    public override Tensor forward(Tensor x)
+    {
+        var y = _base.Project(x);
+        if (lora_A is null || lora_B is null) return y;
+        using var scope = NewDisposeScope();
+        var input = _dropout > 0 && training ? nn.functional.dropout(x, _dropout, training: true) : x;
+        var update = input.matmul(lora_A.t()).matmul(lora_B.t()) * _scale;
+        return (y + update).MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _base.Dispose();
+        base.Dispose(disposing);
+    }
+}

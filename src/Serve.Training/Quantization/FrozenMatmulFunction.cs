@@ -1,0 +1,28 @@
+using static TorchSharp.torch;
+
+namespace Serve.Training.Quantization;
+
+/// <summary>
+/// y = x Wᵀ for a quantised frozen W that autograd must not keep: backward dequantises W again (dx = dy W), so
+/// only one layer's dense weight exists at a time. W gets no gradient.
+/// </summary>
+internal sealed class FrozenMatmulFunction : autograd.SingleTensorFunction<FrozenMatmulFunction>
+{
+    public override string Name => "FrozenMatmul";
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var x = (Tensor)vars[0];
+        var weight = (FrozenWeight)vars[1];
+        ctx.save_data("weight", weight);
+        using var w = weight.Dense();
+        return x.matmul(w.t());
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        var weight = (FrozenWeight)ctx.get_data("weight");
+        using var w = weight.Dense();
+        return [gradOutput.matmul(w)];
+    }
+}
