@@ -1,0 +1,3 @@
+namespace Serve.LoadTest.Cli;
+
+public sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,8 @@
+namespace Serve.LoadTest.Scenarios;
+
+public enum AdapterMixKind
+{
+    Uniform,
+    Zipf,
+    Weights,
+}

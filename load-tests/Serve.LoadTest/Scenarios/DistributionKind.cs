@@ -1,0 +1,9 @@
+namespace Serve.LoadTest.Scenarios;
+
+public enum DistributionKind
+{
+    Fixed,
+    Uniform,
+    Normal,
+    LogNormal,
+}

@@ -1,0 +1,25 @@
+using System.Text.Json.Nodes;
+
+namespace Serve.LoadTest.Scenarios;
+
+/// <summary>What each request looks like.</summary>
+public sealed record WorkloadSpec
+{
+    public EndpointKind Endpoint { get; init; } = EndpointKind.Chat;
+    public AdapterMixSpec Adapters { get; init; } = new();
+    public LengthDistribution PromptTokens { get; init; } = LengthDistribution.Fixed(64);
+    public LengthDistribution OutputTokens { get; init; } = LengthDistribution.Fixed(32);
+    public SystemPromptSpec? SystemPrompt { get; init; }
+    public RepeatSpec? Repeat { get; init; }
+
+    /// <summary>Fraction of requests sent with stream=true (1 = all streaming, 0 = none).</summary>
+    public double StreamFraction { get; init; } = 1.0;
+
+    public double Temperature { get; init; } = 0.7;
+
+    /// <summary>Extra fields merged into every request body (e.g. server-specific sampling options).</summary>
+    public JsonObject? ExtraBody { get; init; }
+
+    /// <summary>Seed of the workload's random choices, so a run can be repeated request for request.</summary>
+    public int Seed { get; init; } = 42;
+}

@@ -1,0 +1,63 @@
+using Serve.LoadTest.Reports;
+using Serve.LoadTest.Scenarios;
+
+namespace Serve.LoadTest.Thresholds;
+
+/// <summary>Checks a scenario's thresholds against its report. A latency bound on a scope with no samples of that
+/// latency fails: a missing measurement must not pass as a fast one.</summary>
+public static class ThresholdEvaluator
+{
+    public static IReadOnlyList<ThresholdResult> Evaluate(IReadOnlyList<ThresholdSpec> thresholds, StatsReport scenario,
+        IReadOnlyList<StatsReport> adapters)
+    {
+        var results = new List<ThresholdResult>();
+        foreach (var t in thresholds)
+        {
+            IEnumerable<StatsReport> scopes = t.Adapter switch
+            {
+                null => [scenario],
+                "*" => adapters,
+                var name => adapters.Where(a => a.Name == name).DefaultIfEmpty(Empty(name)),
+            };
+            foreach (var scope in scopes)
+            {
+                var actual = ThresholdMetric.Read(scope, t.Metric);
+                var sampled = !IsLatency(t.Metric) || SampleCount(scope, t.Metric) > 0;
+                var passed = sampled && (t.Min is null || actual >= t.Min) && (t.Max is null || actual <= t.Max);
+                results.Add(new ThresholdResult
+                {
+                    Metric = t.Metric,
+                    Adapter = t.Adapter is null ? null : scope.Name,
+                    Min = t.Min,
+                    Max = t.Max,
+                    Actual = actual,
+                    Passed = passed,
+                });
+            }
+        }
+        return results;
+    }
+
+    private static bool IsLatency(string metric) =>
+        metric.StartsWith("ttft.", StringComparison.Ordinal) || metric.StartsWith("tpot.", StringComparison.Ordinal)
+        || metric.StartsWith("itl.", StringComparison.Ordinal) || metric.StartsWith("e2e.", StringComparison.Ordinal);
+
+    private static long SampleCount(StatsReport s, string metric) => metric[..metric.IndexOf('.', StringComparison.Ordinal)] switch
+    {
+        "ttft" => s.Ttft.Count,
+        "tpot" => s.Tpot.Count,
+        "itl" => s.Itl.Count,
+        _ => s.E2e.Count,
+    };
+
+    private static StatsReport Empty(string name) => new()
+    {
+        Name = name,
+        Ttft = new(),
+        Tpot = new(),
+        Itl = new(),
+        E2e = new(),
+        ErrorsByStatus = new Dictionary<string, long>(),
+        ErrorsByKind = new Dictionary<string, long>(),
+    };
+}
