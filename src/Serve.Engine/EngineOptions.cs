@@ -1,0 +1,56 @@
+namespace Serve.Engine;
+
+/// <summary>How the engine loads the base model and schedules work. Defaults suit a small CPU deployment.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Path of the base model GGUF.</summary>
+    public required string ModelPath { get; init; }
+
+    /// <summary>Directory of adapters: every <c>&lt;name&gt;.gguf</c> in it is servable as model <c>name</c>. Null: none.</summary>
+    public string? AdaptersDirectory { get; init; }
+
+    /// <summary>Sequences decoded at once (llama.cpp sequence slots in use by requests).</summary>
+    public int MaxSequences { get; init; } = 8;
+
+    /// <summary>Most tokens (prompt + completion) one sequence may hold.</summary>
+    public int ContextPerSequence { get; init; } = 2048;
+
+    /// <summary>Most tokens in one llama_decode call (decode tokens first, prompt chunks fill the rest).</summary>
+    public int BatchSize { get; init; } = 512;
+
+    /// <summary>llama.cpp's physical micro-batch.</summary>
+    public int UBatchSize { get; init; } = 512;
+
+    /// <summary>Most prompt tokens one sequence processes per step, so a long prompt never stalls other sequences.</summary>
+    public int PrefillChunk { get; init; } = 256;
+
+    /// <summary>Requests waiting for a sequence slot beyond which new requests are refused (EngineOverloadedException).</summary>
+    public int MaxQueuedRequests { get; init; } = 256;
+
+    /// <summary>Adapters kept loaded at once (LRU beyond; pinned and in-use adapters are never evicted).</summary>
+    public int MaxLoadedAdapters { get; init; } = 8;
+
+    /// <summary>Reuse the KV of a shared prompt prefix between requests of the same adapter configuration.</summary>
+    public bool PrefixCache { get; init; } = true;
+
+    /// <summary>Idle sequence slots whose KV is kept for prefix reuse (in addition to MaxSequences).</summary>
+    public int PrefixCacheSlots { get; init; } = 8;
+
+    /// <summary>Default completion length when a request sets none (still capped by the context).</summary>
+    public int DefaultMaxTokens { get; init; } = 256;
+
+    /// <summary>CPU threads for decoding; null = llama.cpp's default.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Model layers offloaded to the GPU (-1 all, 0 none); ignored on the CPU build.</summary>
+    public int GpuLayers { get; init; } = -1;
+
+    /// <summary>Flash attention: Auto (llama.cpp decides), Enabled or Disabled.</summary>
+    public Serve.Llama.Native.LlamaFlashAttnType FlashAttention { get; init; } = Serve.Llama.Native.LlamaFlashAttnType.Auto;
+
+    /// <summary>KV cache element type (F16 default; F32 for exact comparisons, Q8_0 to halve memory).</summary>
+    public Serve.Llama.Native.GgmlType KvCacheType { get; init; } = Serve.Llama.Native.GgmlType.F16;
+
+    /// <summary>Name the base model is served under; null = the model file name without extension.</summary>
+    public string? ModelName { get; init; }
+}

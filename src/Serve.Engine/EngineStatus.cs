@@ -1,0 +1,15 @@
+namespace Serve.Engine;
+
+/// <summary>A snapshot of the scheduler for health and metrics. KvTokens: positions held by all sequence slots (running and idle prefix-cache slots; shared prefix cells counted per slot).</summary>
+public sealed record EngineStatus(
+    bool Ready,
+    int Running,
+    int Waiting,
+    IReadOnlyDictionary<string, int> RunningPerAdapter,
+    IReadOnlyDictionary<string, int> WaitingPerAdapter,
+    int LoadedAdapters,
+    long Steps,
+    long GeneratedTokens,
+    long PromptTokens,
+    long CachedPromptTokens,
+    int KvTokens);

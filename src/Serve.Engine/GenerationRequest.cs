@@ -1,0 +1,31 @@
+namespace Serve.Engine;
+
+/// <summary>
+/// One completion. Exactly one of Messages (formatted with the model's chat template, as training formats
+/// them) or Prompt (raw text) is set.
+/// </summary>
+public sealed record GenerationRequest
+{
+    public IReadOnlyList<ChatMessage>? Messages { get; init; }
+    public string? Prompt { get; init; }
+
+    /// <summary>Adapters with scales; empty = the base model alone.</summary>
+    public IReadOnlyList<AdapterWeight> Adapters { get; init; } = [];
+
+    public SamplingOptions Sampling { get; init; } = new();
+
+    /// <summary>Most tokens generated; null = EngineOptions.DefaultMaxTokens. Always capped by the context.</summary>
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Stop strings: generation ends before the first occurrence, which is not returned.</summary>
+    public IReadOnlyList<string> Stop { get; init; } = [];
+
+    /// <summary>Return each generated token's log-probability.</summary>
+    public bool Logprobs { get; init; }
+
+    /// <summary>Alternatives per token with their log-probabilities (0-20), needs Logprobs.</summary>
+    public int TopLogprobs { get; init; }
+
+    /// <summary>Keep going past end-of-generation tokens (benchmarks).</summary>
+    public bool IgnoreEos { get; init; }
+}

@@ -1,0 +1,286 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Serve.Engine.Adapters;
+using Serve.Engine.Sampling;
+using Serve.Engine.Scheduling;
+using Serve.Llama;
+
+namespace Serve.Engine;
+
+/// <summary>
+/// One base model, one llama.cpp context and a scheduler thread that continuously batches requests, grouped per
+/// adapter configuration. Thread-safe. Metrics are published on the System.Diagnostics.Metrics meter "Serve.Engine".
+/// </summary>
+public sealed class InferenceEngine : IAsyncDisposable, IDisposable
+{
+    /// <summary>Meter name of the engine's instruments.</summary>
+    public const string MeterName = "Serve.Engine";
+
+    /// <summary>Most stop strings per request.</summary>
+    public const int MaxStopStrings = 16;
+
+    private readonly LlamaModel _model;
+    private readonly LlamaContext _context;
+    private readonly BatchScheduler _scheduler;
+    private readonly EngineMeters _meters;
+    private readonly ILogger _logger;
+    private long _nextId;
+    private int _disposed;
+
+    private InferenceEngine(EngineOptions options, LlamaModel model, LlamaContext context, BaseModelInfo info, AdapterCatalog catalog, ILoggerFactory loggers)
+    {
+        Options = options;
+        _model = model;
+        _context = context;
+        BaseModel = info;
+        Adapters = catalog;
+        _logger = loggers.CreateLogger<InferenceEngine>();
+        _meters = new EngineMeters(() => Status);
+        _scheduler = new BatchScheduler(context, catalog, options, _meters, loggers.CreateLogger<BatchScheduler>());
+        catalog.AbortSequences = _scheduler.AbortAdapter;
+    }
+
+    /// <summary>Loads the base model (blocking), scans the adapter directory and starts the scheduler. Throws on a bad model.</summary>
+    public static InferenceEngine Start(EngineOptions options, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        var logger = loggerFactory.CreateLogger<InferenceEngine>();
+        LlamaLogging.SetLoggerFactory(loggerFactory);
+
+        var path = Path.GetFullPath(options.ModelPath);
+        if (!File.Exists(path)) throw new FileNotFoundException($"The base model '{path}' does not exist.", path);
+        logger.LogInformation("Loading base model {Path}", path);
+        var sha = AdapterFile.Sha256Hex(path);
+        cancellationToken.ThrowIfCancellationRequested();
+        var model = LlamaModel.Load(path, new LlamaModelOptions { GpuLayers = options.GpuLayers }, cancellationToken);
+        LlamaContext? context = null;
+        AdapterCatalog? catalog = null;
+        try
+        {
+            var slots = options.MaxSequences + (options.PrefixCache ? options.PrefixCacheSlots : 0);
+            context = LlamaContext.Create(model, new LlamaContextOptions
+            {
+                ContextSize = options.MaxSequences * options.ContextPerSequence,
+                BatchSize = options.BatchSize,
+                UBatchSize = Math.Min(options.UBatchSize, options.BatchSize),
+                SeqMax = slots,
+                KvUnified = true, // one cell pool: sequences share prefix cells and use what they need
+                Threads = options.Threads,
+                FlashAttention = options.FlashAttention,
+                TypeK = options.KvCacheType,
+                TypeV = options.KvCacheType,
+            });
+            var name = options.ModelName ?? Path.GetFileNameWithoutExtension(path);
+            var architecture = model.Metadata.GetValueOrDefault("general.architecture") ?? "unknown";
+            var info = new BaseModelInfo(name, path, sha, architecture, model.ParameterCount, model.Vocab.Count,
+                options.ContextPerSequence, model.TrainContextLength, new DateTimeOffset(File.GetLastWriteTimeUtc(path), TimeSpan.Zero));
+            var directory = options.AdaptersDirectory ?? Path.Combine(Path.GetTempPath(), $"serve-adapters-{Environment.ProcessId}");
+            if (options.AdaptersDirectory is null)
+                logger.LogWarning("No adapters directory configured: adapters registered at run time go to {Directory} and are lost at exit", directory);
+            catalog = new AdapterCatalog(model, BaseModelShapes.Read(path, sha), name, Path.GetFullPath(directory), options.MaxLoadedAdapters,
+                loggerFactory.CreateLogger<AdapterCatalog>());
+            catalog.Rescan();
+            var engine = new InferenceEngine(options, model, context, info, catalog, loggerFactory);
+            logger.LogInformation(
+                "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens",
+                name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, options.ContextPerSequence);
+            return engine;
+        }
+        catch
+        {
+            catalog?.Dispose();
+            context?.Dispose();
+            model.Dispose();
+            throw;
+        }
+    }
+
+    public EngineOptions Options { get; }
+    public BaseModelInfo BaseModel { get; }
+    public AdapterCatalog Adapters { get; }
+    public EngineStatus Status => _scheduler.Status;
+
+    /// <summary>True for the base model's served name and for "base".</summary>
+    public bool IsBaseModelName(string model) => model == "base" || model == BaseModel.Name;
+
+    /// <summary>The prompt text the chat template makes of these messages (what Messages requests decode).</summary>
+    public string FormatChat(IReadOnlyList<ChatMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var turns = messages.Select(m => (m.Role, m.Content ?? "")).ToList();
+        // A model without its own template is formatted as chatml, as llama-server does.
+        return LlamaChatTemplate.Apply(_model, _model.ChatTemplate is null ? "chatml" : null, turns, addAssistant: true);
+    }
+
+    /// <summary>Tokens of a text as a prompt would be tokenized (special tokens parsed, BOS added when the model wants it).</summary>
+    public int CountTokens(string text) => Tokenize(text).Length;
+
+    private int[] Tokenize(string text) => _model.Vocab.Tokenize(text, addSpecial: true, parseSpecial: true);
+
+    /// <summary>
+    /// Queues a request and streams its updates: GenerationStarted, GenerationDelta*, GenerationCompleted. Invalid
+    /// requests throw (InvalidGenerationRequestException, ContextLengthExceededException, AdapterNotFoundException)
+    /// from the first MoveNextAsync, before anything is queued; a full queue throws EngineOverloadedException.
+    /// Cancelling the token (client gone) frees the sequence and its KV within one scheduler step.
+    /// </summary>
+    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Run(request, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<GenerationUpdate> Run(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var sequence = Prepare(request);
+        try
+        {
+            _scheduler.Enqueue(sequence);
+        }
+        catch
+        {
+            sequence.Sampler.Dispose();
+            throw;
+        }
+        using var registration = cancellationToken.Register(() =>
+        {
+            sequence.Cancel();
+            _scheduler.Wake();
+        });
+        try
+        {
+            await foreach (var update in sequence.Output.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                yield return update;
+        }
+        finally
+        {
+            if (!sequence.Output.Reader.Completion.IsCompleted)
+            {
+                sequence.Cancel();
+                _scheduler.Wake();
+            }
+        }
+    }
+
+    private Sequence Prepare(GenerationRequest request)
+    {
+        string text;
+        if (request.Messages is not null)
+        {
+            if (request.Prompt is not null) throw new InvalidGenerationRequestException("Give either messages or a prompt, not both.", "prompt");
+            if (request.Messages.Count == 0) throw new InvalidGenerationRequestException("messages must not be empty.", "messages");
+            foreach (var m in request.Messages)
+            {
+                if (m is null || string.IsNullOrWhiteSpace(m.Role)) throw new InvalidGenerationRequestException("Every message needs a role.", "messages");
+            }
+            try
+            {
+                text = FormatChat(request.Messages);
+            }
+            catch (LlamaException e)
+            {
+                throw new InvalidGenerationRequestException($"The chat template could not format these messages: {e.Message}", "messages");
+            }
+        }
+        else
+        {
+            text = request.Prompt ?? throw new InvalidGenerationRequestException("Give messages or a prompt.", "messages");
+        }
+
+        var prompt = Tokenize(text);
+        var param = request.Messages is null ? "prompt" : "messages";
+        if (prompt.Length == 0) throw new InvalidGenerationRequestException("The prompt is empty.", param);
+        var limit = Options.ContextPerSequence;
+        if (prompt.Length >= limit)
+            throw new ContextLengthExceededException(
+                $"This model's maximum context length is {limit} tokens. However, your {param} resulted in {prompt.Length} tokens.", prompt.Length, limit);
+        int maxTokens;
+        if (request.MaxTokens is { } asked)
+        {
+            if (asked < 1) throw new InvalidGenerationRequestException($"max_tokens must be at least 1, got {asked}.", "max_tokens");
+            if (prompt.Length + asked > limit)
+                throw new ContextLengthExceededException(
+                    $"This model's maximum context length is {limit} tokens. However, you requested {prompt.Length + asked} tokens ({prompt.Length} in the {param}, {asked} for the completion). Please reduce the length of the {param} or completion.",
+                    prompt.Length, limit);
+            maxTokens = asked;
+        }
+        else
+        {
+            maxTokens = Math.Min(Options.DefaultMaxTokens, limit - prompt.Length);
+        }
+
+        CheckAdapters(request.Adapters);
+        if (request.Stop.Count > MaxStopStrings)
+            throw new InvalidGenerationRequestException($"At most {MaxStopStrings} stop strings are allowed, got {request.Stop.Count}.", "stop");
+        if (request.Stop.Any(string.IsNullOrEmpty)) throw new InvalidGenerationRequestException("Stop strings must not be empty.", "stop");
+        if (request.TopLogprobs is < 0 or > 20)
+            throw new InvalidGenerationRequestException($"top_logprobs must be between 0 and 20, got {request.TopLogprobs}.", "top_logprobs");
+        if (request.TopLogprobs > 0 && !request.Logprobs)
+            throw new InvalidGenerationRequestException("top_logprobs needs logprobs to be true.", "top_logprobs");
+        SamplerFactory.Validate(request.Sampling, _model.Vocab.Count);
+        LlamaSamplerChain sampler;
+        try
+        {
+            sampler = SamplerFactory.Create(_model, request.Sampling);
+        }
+        catch (LlamaException e)
+        {
+            throw new InvalidGenerationRequestException($"The grammar is invalid: {e.Message}", "grammar");
+        }
+        return new Sequence(Interlocked.Increment(ref _nextId), request, prompt, maxTokens, sampler, _model.Vocab);
+    }
+
+    private void CheckAdapters(IReadOnlyList<AdapterWeight> adapters)
+    {
+        if (adapters.Count > Options.MaxLoadedAdapters)
+            throw new InvalidGenerationRequestException($"At most {Options.MaxLoadedAdapters} adapters can be combined (MaxLoadedAdapters).", "adapters");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var a in adapters)
+        {
+            if (a is null || string.IsNullOrEmpty(a.Name)) throw new InvalidGenerationRequestException("Every adapter needs a name.", "adapters");
+            if (!seen.Add(a.Name)) throw new InvalidGenerationRequestException($"The adapter '{a.Name}' is listed twice.", "adapters");
+            if (!float.IsFinite(a.Scale) || Math.Abs(a.Scale) > 100f)
+                throw new InvalidGenerationRequestException($"The scale of '{a.Name}' must be a finite number between -100 and 100, got {a.Scale}.", "adapters");
+            if (!Adapters.Contains(a.Name)) throw new AdapterNotFoundException(a.Name);
+        }
+    }
+
+    private static void Validate(EngineOptions o)
+    {
+        static void Require(bool ok, string message)
+        {
+            if (!ok) throw new ArgumentException(message, "options");
+        }
+        Require(o.MaxSequences >= 1, $"MaxSequences must be at least 1, got {o.MaxSequences}.");
+        Require(o.ContextPerSequence >= 16, $"ContextPerSequence must be at least 16, got {o.ContextPerSequence}.");
+        Require(o.BatchSize >= o.MaxSequences, $"BatchSize ({o.BatchSize}) must be at least MaxSequences ({o.MaxSequences}): every running sequence decodes a token per step.");
+        Require(o.UBatchSize >= 1, $"UBatchSize must be at least 1, got {o.UBatchSize}.");
+        Require(o.PrefillChunk >= 1, $"PrefillChunk must be at least 1, got {o.PrefillChunk}.");
+        Require(o.MaxQueuedRequests >= 0, $"MaxQueuedRequests must not be negative, got {o.MaxQueuedRequests}.");
+        Require(o.MaxLoadedAdapters >= 1, $"MaxLoadedAdapters must be at least 1, got {o.MaxLoadedAdapters}.");
+        Require(o.PrefixCacheSlots >= 0, $"PrefixCacheSlots must not be negative, got {o.PrefixCacheSlots}.");
+        Require(o.DefaultMaxTokens >= 1, $"DefaultMaxTokens must be at least 1, got {o.DefaultMaxTokens}.");
+        Require(o.Threads is null or >= 1, $"Threads must be at least 1, got {o.Threads}.");
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _scheduler.Dispose();
+        _meters.Dispose();
+        Adapters.Dispose();
+        _context.Dispose();
+        _model.Dispose();
+        _logger.LogInformation("Engine stopped");
+    }
+}

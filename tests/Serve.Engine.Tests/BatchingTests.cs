@@ -1,0 +1,106 @@
+using System.Diagnostics;
+
+namespace Serve.Engine.Tests;
+
+[Collection(EngineCollection.Name)]
+public sealed class BatchingTests(EngineFixture fixture)
+{
+    private static readonly string[] Prompts =
+    [
+        "Where is the market?", "How do seasons change?", "Tell me a short story.", "What is an error message?",
+        "Count to five.", "Describe the river.", "Why do we learn?", "Write a letter to a friend.",
+    ];
+
+    [Fact]
+    public async Task Concurrent_MixedAdapters_MatchEachRequestAlone()
+    {
+        using var engine = InferenceEngine.Start(fixture.Options() with { PrefixCache = false });
+        string?[] adapters = ["a", null, "b", "a", null, "b", "a", "b"];
+        var requests = Prompts.Select((p, i) => Generation.Chat(p, adapters[i], maxTokens: 12)).ToArray();
+
+        var alone = new List<string>();
+        foreach (var r in requests) alone.Add((await engine.CollectAsync(r)).Text);
+        var together = await Task.WhenAll(requests.Select(r => engine.CollectAsync(r)));
+
+        Assert.Equal(alone, together.Select(t => t.Text));
+        // The adapters really change the output, so equality above means each request ran with its own adapter.
+        var prompt = Prompts[0];
+        var outputs = new List<string>();
+        foreach (var adapter in new[] { null, "a", "b" }) outputs.Add((await engine.CollectAsync(Generation.Chat(prompt, adapter, maxTokens: 12))).Text);
+        Assert.Equal(3, outputs.Distinct().Count());
+        Assert.True(engine.Status.Steps < alone.Count * 13 + 60, $"{engine.Status.Steps} steps: requests were not batched");
+    }
+
+    [Fact]
+    public async Task AdapterGroups_AreServedEveryStep_NoAdapterWaitsForAnother()
+    {
+        using var engine = InferenceEngine.Start(fixture.Options());
+        var longA = engine.CollectAsync(Generation.Chat("Tell me a long story.", "a", maxTokens: 200));
+        await WaitUntil(() => engine.Status.GeneratedTokens >= 5);
+        var b = await engine.CollectAsync(Generation.Chat("hi", "b", maxTokens: 5));
+        Assert.False(longA.IsCompleted, "adapter b waited for adapter a's request to finish");
+        var a = await longA;
+        // Tokens of the two groups interleave: b's five tokens all arrived while a was still generating.
+        Assert.True(b.TokenTimes[^1] < a.TokenTimes[^1]);
+        Assert.True(a.TokenTimes.Count(t => t > b.TokenTimes[0] && t < b.TokenTimes[^1]) >= 2);
+    }
+
+    [Fact]
+    public async Task LongPrompt_IsChunked_AndDoesNotStallRunningSequences()
+    {
+        using var engine = InferenceEngine.Start(fixture.Options() with { PrefillChunk = 16, PrefixCache = false });
+        var running = engine.CollectAsync(Generation.Chat("Count slowly.", maxTokens: 120));
+        await WaitUntil(() => engine.Status.GeneratedTokens >= 3);
+        var longPrompt = string.Join(' ', Enumerable.Range(0, 150).Select(i => "word" + (i % 10)));
+        var late = await engine.CollectAsync(Generation.Chat(longPrompt, maxTokens: 2));
+        Assert.True(late.Completed.PromptTokens > 160, $"{late.Completed.PromptTokens} prompt tokens");
+        var first = await running;
+        // The long prompt took at least ten 16-token chunks; the running sequence got a token with each of them.
+        var duringPrefill = first.TokenTimes.Count(t => t < late.TokenTimes[0]) - 3;
+        Assert.True(duringPrefill >= 8, $"only {duringPrefill} tokens of the running request during the prefill");
+    }
+
+    [Fact]
+    public async Task Cancel_FreesTheSequenceAndItsKv()
+    {
+        using var engine = InferenceEngine.Start(fixture.Options() with { PrefixCache = false });
+        using var cts = new CancellationTokenSource();
+        var count = 0;
+        var task = Task.Run(async () =>
+        {
+            await foreach (var u in engine.GenerateAsync(Generation.Chat("Go on forever.", maxTokens: 400), cts.Token))
+            {
+                if (u is GenerationDelta && ++count == 5) cts.Cancel();
+            }
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
+        await WaitUntil(() => engine.Status.Running == 0 && engine.Status.KvTokens == 0);
+        var after = await engine.CollectAsync(Generation.Chat("hi", maxTokens: 3));
+        Assert.Equal(3, after.Completed.CompletionTokens);
+    }
+
+    [Fact]
+    public async Task FullQueue_RefusesWithOverloaded()
+    {
+        using var engine = InferenceEngine.Start(fixture.Options() with { MaxSequences = 1, MaxQueuedRequests = 1 });
+        using var cts = new CancellationTokenSource();
+        var busy = engine.CollectAsync(Generation.Chat("Keep going.", maxTokens: 300), cts.Token);
+        await WaitUntil(() => engine.Status.Running == 1);
+        var queued = engine.CollectAsync(Generation.Chat("next", maxTokens: 2), cts.Token);
+        await WaitUntil(() => engine.Status.Waiting == 1);
+        await Assert.ThrowsAsync<EngineOverloadedException>(() => engine.CollectAsync(Generation.Chat("third", maxTokens: 2)));
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => busy);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
+    }
+
+    internal static async Task WaitUntil(Func<bool> condition, int timeoutMs = 20000)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.ElapsedMilliseconds > timeoutMs) throw new TimeoutException("condition not reached");
+            await Task.Delay(5);
+        }
+    }
+}
