@@ -25,6 +25,8 @@ public sealed class MockOpenAiServer : IAsyncDisposable
     private readonly Lock _rngGate = new();
     private long _requests;
     private long _failures;
+    private long _active;
+    private long _maxActive;
 
     private MockOpenAiServer(WebApplication app, MockServerOptions options)
     {
@@ -37,6 +39,9 @@ public sealed class MockOpenAiServer : IAsyncDisposable
 
     /// <summary>Completion requests received (chat and completions).</summary>
     public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>The most completion requests that were being answered at the same time.</summary>
+    public long MaxConcurrent => Interlocked.Read(ref _maxActive);
 
     public static async Task<MockOpenAiServer> StartAsync(MockServerOptions options, CancellationToken token = default)
     {
@@ -65,12 +70,30 @@ public sealed class MockOpenAiServer : IAsyncDisposable
             var models = (_options.Models ?? ["base"]).Select(m => new { id = m, @object = "model", created = 0, owned_by = "mock" });
             return Results.Json(new { @object = "list", data = models });
         });
-        app.MapPost("/v1/chat/completions", (HttpContext ctx) => CompleteAsync(ctx, chat: true));
-        app.MapPost("/v1/completions", (HttpContext ctx) => CompleteAsync(ctx, chat: false));
+        app.MapPost("/v1/chat/completions", (HttpContext ctx) => TrackAsync(ctx, chat: true));
+        app.MapPost("/v1/completions", (HttpContext ctx) => TrackAsync(ctx, chat: false));
     }
 
     private bool Authorized(HttpContext ctx) =>
         _options.ApiKey is null || ctx.Request.Headers.Authorization.ToString() == "Bearer " + _options.ApiKey;
+
+    private async Task TrackAsync(HttpContext ctx, bool chat)
+    {
+        var active = Interlocked.Increment(ref _active);
+        long seen;
+        while (active > (seen = Interlocked.Read(ref _maxActive)) && Interlocked.CompareExchange(ref _maxActive, active, seen) != seen)
+        {
+            // Another request raised the maximum first; try again against the new value.
+        }
+        try
+        {
+            await CompleteAsync(ctx, chat).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _active);
+        }
+    }
 
     private async Task CompleteAsync(HttpContext ctx, bool chat)
     {

@@ -139,20 +139,15 @@ public static class SvgChart
         return e;
     }
 
-    /// <summary>The smallest 1, 2 or 5 times a power of ten at or above v (so axes read in round numbers).</summary>
-    public static double NiceCeiling(double v)
-    {
-        if (!(v > 0)) return 1;
-        var step = NiceStep(v / 5);
-        return Math.Ceiling(v / step - 1e-9) * step;
-    }
+    /// <summary>The y-axis top for a maximum of v: five ticks of a round step (1, 2, 2.5 or 5 times a power of ten).</summary>
+    public static double NiceCeiling(double v) => v > 0 ? 5 * NiceStep(v / 5) : 1;
 
     private static double NiceStep(double raw)
     {
         if (!(raw > 0)) return 1;
         var magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
         var f = raw / magnitude;
-        var nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
+        var nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10;
         return nice * magnitude;
     }
 

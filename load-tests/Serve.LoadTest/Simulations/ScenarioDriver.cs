@@ -97,25 +97,40 @@ public sealed class ScenarioDriver
             return (int)Math.Round(from + (to - from) * f);
         }
         var users = (int)Math.Ceiling(Math.Max(from, to));
-        var tasks = new Task[users];
         for (var u = 0; u < users; u++)
         {
             var id = u;
-            tasks[u] = Task.Run(async () =>
+            // A user counts as pending work until it exits, so the scenario cannot report while a user that
+            // read the token just before the phase ended is still starting its last request.
+            Interlocked.Increment(ref _pending);
+            _ = Task.Run(async () =>
             {
-                while (!phaseToken.IsCancellationRequested)
+                try
                 {
-                    if (id >= Target())
-                    {
-                        try { await Task.Delay(20, phaseToken).ConfigureAwait(false); }
-                        catch (OperationCanceledException) { break; }
-                        continue;
-                    }
-                    if (!TakeBudget(budget, warmUp)) break;
-                    await ExecuteAsync(name, warmUp, runToken).ConfigureAwait(false);
+                    await UserLoopAsync(id).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (Interlocked.Decrement(ref _pending) == 0) _drained.TrySetResult();
                 }
             }, CancellationToken.None);
         }
+
+        async Task UserLoopAsync(int id)
+        {
+            while (!phaseToken.IsCancellationRequested)
+            {
+                if (id >= Target())
+                {
+                    try { await Task.Delay(20, phaseToken).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { break; }
+                    continue;
+                }
+                if (!TakeBudget(budget, warmUp)) break;
+                await ExecuteAsync(name, warmUp, runToken).ConfigureAwait(false);
+            }
+        }
+
         // The phase ends on time even if users are mid-request: those requests finish in the background and
         // the users stop once they return.
         await _clock.WaitUntilAsync(start + duration, phaseToken).ConfigureAwait(false);
