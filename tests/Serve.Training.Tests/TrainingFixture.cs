@@ -15,6 +15,7 @@ public sealed class TrainingFixture : IDisposable
         System.IO.Directory.CreateDirectory(Directory);
         ModelPath = ModelMaker.BuildTestModel(Directory, Spec);
         TiedModelPath = ModelMaker.BuildTestModel(Directory, Spec with { TiedEmbeddings = true, Seed = 2, HeadCountKv = 4 });
+        LearningModelPath = ModelMaker.BuildTestModel(Directory, Spec with { InitStd = 0.15f, Seed = 5, Name = "training-learn" });
     }
 
     public static readonly LlamaModelSpec Spec = new()
@@ -30,6 +31,9 @@ public sealed class TrainingFixture : IDisposable
 
     /// <summary>F32, tied embeddings, no GQA.</summary>
     public string TiedModelPath { get; }
+
+    /// <summary>F32 for training runs: init std 0.15, so the frozen output projection can express confident predictions.</summary>
+    public string LearningModelPath { get; }
 
     public string TempPath(string name) => Path.Combine(Directory, name);
 
