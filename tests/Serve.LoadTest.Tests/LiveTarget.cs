@@ -19,6 +19,15 @@ internal sealed class LiveTarget : IAsyncDisposable
     public bool IsMock => _mock is not null;
     public MockOpenAiServer Mock => _mock ?? throw new InvalidOperationException("not a mock target");
 
+    /// <summary>Adapter names to use: the mock's "a", "b", ... or, for a real server, the first
+    /// <paramref name="count"/> names in SERVE_LOADTEST_ADAPTERS (comma-separated).</summary>
+    public string[] Adapters(int count)
+    {
+        var names = IsMock ? null : Environment.GetEnvironmentVariable("SERVE_LOADTEST_ADAPTERS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names is null || names.Length < count) names = Enumerable.Range(0, count).Select(i => ((char)('a' + i)).ToString()).ToArray();
+        return names[..count];
+    }
+
     public static async Task<LiveTarget> StartAsync(MockServerOptions options, bool allowReal = true)
     {
         var real = Environment.GetEnvironmentVariable("SERVE_LOADTEST_BASE_URL");

@@ -19,7 +19,7 @@ public sealed class ReportFileTests
         using var dir = new TempDirectory();
         var workload = new WorkloadSpec
         {
-            Adapters = new AdapterMixSpec { Mix = AdapterMixKind.Zipf, Skew = 1.2, Names = ["a", "b"] },
+            Adapters = new AdapterMixSpec { Mix = AdapterMixKind.Zipf, Skew = 1.2, Names = target.Adapters(2) },
             OutputTokens = LengthDistribution.Fixed(5),
         };
         var spec = ScenarioHarness.Tiny("reports <&> \"quoted\"", workload,

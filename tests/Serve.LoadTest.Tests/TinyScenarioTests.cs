@@ -14,9 +14,10 @@ public sealed class TinyScenarioTests
     {
         await using var target = await LiveTarget.StartAsync(Mock);
         using var dir = new TempDirectory();
+        var names = target.Adapters(3);
         var workload = new WorkloadSpec
         {
-            Adapters = new AdapterMixSpec { Mix = AdapterMixKind.Weights, Names = ["a", "b", "c"], Weights = new Dictionary<string, double> { ["a"] = 6, ["b"] = 3, ["c"] = 1 } },
+            Adapters = new AdapterMixSpec { Mix = AdapterMixKind.Weights, Names = names, Weights = new Dictionary<string, double> { [names[0]] = 6, [names[1]] = 3, [names[2]] = 1 } },
             PromptTokens = new LengthDistribution { Kind = DistributionKind.Uniform, Min = 8, Max = 64 },
             OutputTokens = new LengthDistribution { Kind = DistributionKind.Uniform, Min = 2, Max = 12 },
             StreamFraction = 0.5,

@@ -14,6 +14,7 @@ public static class BenchOverheadCommand
         var target = args.Option("--target");
         var seconds = args.Number("--seconds") ?? 10;
         var concurrency = args.Integer("--concurrency") ?? 64;
+        var rate = args.Number("--rate");
         var tokens = args.Integer("--tokens") ?? 4;
         var minRps = args.Number("--min-rps") ?? 2000;
         var output = args.Option("--out") ?? Path.Combine(RunCommand.DefaultResultsRoot, "bench-overhead");
@@ -26,7 +27,8 @@ public static class BenchOverheadCommand
         var spec = new RunSpec
         {
             Name = "bench-overhead",
-            Description = $"The tool's own ceiling: {concurrency} virtual users against a trivial endpoint, " +
+            Description = (rate is { } r ? $"Open loop: Poisson arrivals at {r} requests/s" : $"The tool's own ceiling: {concurrency} virtual users") +
+                          " against a trivial endpoint, " +
                           $"{tokens} tokens per {(nonStreaming ? "non-streaming" : "streaming")} response.",
             Target = new TargetSpec { BaseUrl = target ?? mock!.BaseUrl },
             Scenarios =
@@ -42,7 +44,12 @@ public static class BenchOverheadCommand
                         OutputTokens = LengthDistribution.Fixed(tokens),
                         StreamFraction = nonStreaming ? 0 : 1,
                     },
-                    Phases = [new PhaseSpec { Name = "flat-out", Kind = PhaseKind.ConstantConcurrency, Concurrency = concurrency, Duration = TimeSpan.FromSeconds(seconds) }],
+                    Phases =
+                    [
+                        rate is { } arrivals
+                            ? new PhaseSpec { Name = "open-loop", Kind = PhaseKind.ConstantRate, Rate = arrivals, Duration = TimeSpan.FromSeconds(seconds) }
+                            : new PhaseSpec { Name = "flat-out", Kind = PhaseKind.ConstantConcurrency, Concurrency = concurrency, Duration = TimeSpan.FromSeconds(seconds) },
+                    ],
                     Thresholds = [new ThresholdSpec { Metric = "rps", Min = minRps }, new ThresholdSpec { Metric = "requests.failed", Max = 0 }],
                 },
             ],
@@ -50,7 +57,7 @@ public static class BenchOverheadCommand
         var result = await LoadRunner.RunAsync(spec, new RunOptions { OutputDirectory = output, Console = Console.Out }, cancel).ConfigureAwait(false);
         var s = result.Report.Scenarios[0].Stats;
         Console.WriteLine($"bench-overhead: {s.Rps:F0} requests/s ({s.OutputTokensPerSecond:F0} tokens/s), {s.Ok} ok, {s.Failed} failed, " +
-                          $"over {result.Report.Scenarios[0].MeasuredSeconds:F1} s with {concurrency} users; target >= {minRps} requests/s: " +
+                          $"over {result.Report.Scenarios[0].MeasuredSeconds:F1} s {(rate is null ? $"with {concurrency} users" : $"at {rate} arrivals/s")}; target >= {minRps} requests/s: " +
                           (result.ExitCode == 0 ? "met" : "NOT met"));
         return result.ExitCode;
     }

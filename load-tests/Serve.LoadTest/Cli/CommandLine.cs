@@ -13,9 +13,9 @@ public static class CommandLine
           serve-load validate FILE...
               check scenario files without sending anything
           serve-load mock-server [--port 8080] [--ttft-ms 50] [--itl-ms 10] [--models a,b] [--api-key K]
-                                 [--failure-rate 0] [--prefill-ms-per-kchar 0] [--cache-header X-Serve-Cache] [--pid-file F]
+                                 [--slots 0] [--failure-rate 0] [--prefill-ms-per-kchar 0] [--cache-header X-Serve-Cache] [--pid-file F]
               an OpenAI-shaped stand-in endpoint (streams one token per chunk)
-          serve-load bench-overhead [--seconds 10] [--concurrency 64] [--tokens 4] [--no-stream] [--min-rps 2000] [--target URL] [--out DIR]
+          serve-load bench-overhead [--seconds 10] [--concurrency 64 | --rate R] [--tokens 4] [--no-stream] [--min-rps 2000] [--target URL] [--out DIR]
               the tool's own request rate against a trivial endpoint
 
         Exit codes: 0 passed, 1 thresholds failed, 2 bad usage or scenario file, 3 run failed.

@@ -20,12 +20,13 @@ public static class MockServerCommand
             ItlMs = args.Number("--itl-ms") ?? 10,
             PrefillMsPerKiloChar = args.Number("--prefill-ms-per-kchar") ?? 0,
             FailureRate = args.Number("--failure-rate") ?? 0,
+            Slots = args.Integer("--slots") ?? 0,
             CacheHeader = args.Option("--cache-header") ?? "X-Serve-Cache",
         };
         args.Rest();
         await using var server = await MockOpenAiServer.StartAsync(options, cancel).ConfigureAwait(false);
         if (pidFile is not null) await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancel).ConfigureAwait(false);
-        Console.WriteLine($"mock OpenAI endpoint on {server.BaseUrl} (ttft {options.TtftMs} ms, itl {options.ItlMs} ms)");
+        Console.WriteLine($"mock OpenAI endpoint on {server.BaseUrl} (ttft {options.TtftMs} ms, itl {options.ItlMs} ms, slots {(options.Slots > 0 ? options.Slots : "unlimited")})");
         try
         {
             await Task.Delay(Timeout.Infinite, cancel).ConfigureAwait(false);

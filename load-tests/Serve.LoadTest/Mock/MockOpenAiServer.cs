@@ -23,6 +23,7 @@ public sealed class MockOpenAiServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, byte> _cache = new(StringComparer.Ordinal);
     private readonly Random _rng;
     private readonly Lock _rngGate = new();
+    private readonly SemaphoreSlim? _slots;
     private long _requests;
     private long _failures;
     private long _active;
@@ -33,6 +34,7 @@ public sealed class MockOpenAiServer : IAsyncDisposable
         _app = app;
         _options = options;
         _rng = new Random(options.Seed);
+        _slots = options.Slots > 0 ? new SemaphoreSlim(options.Slots) : null;
     }
 
     public string BaseUrl { get; private set; } = "";
@@ -161,8 +163,18 @@ public sealed class MockOpenAiServer : IAsyncDisposable
         var itl = hit ? 0 : _options.ItlMs;
         var id = "cmpl-" + Interlocked.Read(ref _requests).ToString(CultureInfo.InvariantCulture);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (stream) await StreamAsync(ctx, chat, id, created, model, maxTokens, promptChars, includeUsage, ttft, itl, aborted).ConfigureAwait(false);
-        else await WholeAsync(ctx, chat, id, created, model, maxTokens, promptChars, ttft, itl, aborted).ConfigureAwait(false);
+        // A cache hit needs no generation slot.
+        var slots = hit ? null : _slots;
+        if (slots is not null) await slots.WaitAsync(aborted).ConfigureAwait(false);
+        try
+        {
+            if (stream) await StreamAsync(ctx, chat, id, created, model, maxTokens, promptChars, includeUsage, ttft, itl, aborted).ConfigureAwait(false);
+            else await WholeAsync(ctx, chat, id, created, model, maxTokens, promptChars, ttft, itl, aborted).ConfigureAwait(false);
+        }
+        finally
+        {
+            slots?.Release();
+        }
     }
 
     private static async Task StreamAsync(HttpContext ctx, bool chat, string id, long created, string model, int tokens,
@@ -230,5 +242,6 @@ public sealed class MockOpenAiServer : IAsyncDisposable
     {
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        _slots?.Dispose();
     }
 }

@@ -20,6 +20,10 @@ public sealed record MockServerOptions
 
     public int DefaultMaxTokens { get; init; } = 16;
 
+    /// <summary>Generations that run at once (0: unlimited); the rest queue, as on a server with a fixed batch,
+    /// so load shows up in TTFT.</summary>
+    public int Slots { get; init; }
+
     /// <summary>Share of requests answered with 500 (and, alternately, 429 with Retry-After).</summary>
     public double FailureRate { get; init; }
 

@@ -26,7 +26,7 @@ public static class HtmlReport
             body.Add(new XElement("h2", $"Scenario {s.Name}"));
             body.Add(new XElement("p", $"Measured {s.MeasuredSeconds:F1} s after {s.WarmUpRequests} warm-up requests. Phases: " +
                                        string.Join(", ", s.Phases.Select(p => $"{p.Name} ({p.Kind}, {p.Start:F1}-{p.End:F1} s)"))));
-            body.Add(Table(ReportTable.Header, ReportTable.Rows(s)));
+            body.Add(Table(ReportTable.Header, ReportTable.Rows(s).Select(r => r.Select((c, i) => i == 0 ? ReportTable.Scope(c) : c).ToArray()).ToList()));
             if (s.Stats.Failed > 0)
             {
                 body.Add(new XElement("h3", "Errors"));

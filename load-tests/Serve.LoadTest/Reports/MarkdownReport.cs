@@ -24,7 +24,7 @@ public static class MarkdownReport
             sb.AppendLine();
             sb.AppendLine("| " + string.Join(" | ", ReportTable.Header) + " |");
             sb.AppendLine("|" + string.Join("|", ReportTable.Header.Select((_, i) => i == 0 ? " --- " : " ---: ")) + "|");
-            foreach (var r in ReportTable.Rows(s)) sb.AppendLine("| " + string.Join(" | ", r.Select(c => c.Trim())) + " |");
+            foreach (var r in ReportTable.Rows(s)) sb.AppendLine("| " + string.Join(" | ", r.Select((c, i) => i == 0 ? ReportTable.Scope(c) : c.Trim())) + " |");
             if (s.Stats.Failed > 0)
             {
                 sb.AppendLine();

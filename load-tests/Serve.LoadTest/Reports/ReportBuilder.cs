@@ -20,7 +20,7 @@ public static class ReportBuilder
                 overall.Sent, expected.TryGetValue(name, out var p) ? p : null))
             .ToList();
         var (series, failures) = metrics.Read((buckets, failureTimes) =>
-            (TimeSeries(buckets, metrics.IntervalSeconds), Window(null, 0, failureTimes)));
+            (TimeSeries(buckets, metrics.IntervalSeconds, metrics.MeasuredEnd ?? 0), Window(null, 0, failureTimes)));
         return new ScenarioReport
         {
             Name = spec.Name,
@@ -85,7 +85,7 @@ public static class ReportBuilder
         ErrorsByKind = new SortedDictionary<string, long>(a.ErrorsByKind, StringComparer.Ordinal),
     };
 
-    private static List<TimePoint> TimeSeries(IReadOnlyList<TimeBucket> buckets, double interval)
+    private static List<TimePoint> TimeSeries(IReadOnlyList<TimeBucket> buckets, double interval, double end)
     {
         var points = new List<TimePoint>(buckets.Count);
         // Buckets before the first measured completion (warm-up) are empty; leave them out of the charts.
@@ -94,12 +94,17 @@ public static class ReportBuilder
         for (var i = first; i < buckets.Count; i++)
         {
             var b = buckets[i];
+            // The last bucket is cut short by the run's end: rate it over the time it covered, and leave out a
+            // sliver too short to say anything.
+            var width = Math.Min(interval, end - i * interval);
+            if (i == buckets.Count - 1 && width < interval * 0.25 && i > first) break;
+            width = Math.Max(width, interval * 0.25);
             points.Add(new TimePoint
             {
                 T = Math.Round(i * interval, 3),
-                Rps = Math.Round(b.Ok / interval, 3),
-                ErrorsPerSecond = Math.Round(b.Failed / interval, 3),
-                TokensPerSecond = Math.Round(b.OutputTokens / interval, 3),
+                Rps = Math.Round(b.Ok / width, 3),
+                ErrorsPerSecond = Math.Round(b.Failed / width, 3),
+                TokensPerSecond = Math.Round(b.OutputTokens / width, 3),
                 TtftP50 = b.Ttft.PercentileMs(50),
                 TtftP95 = b.Ttft.PercentileMs(95),
                 TtftP99 = b.Ttft.PercentileMs(99),

@@ -28,6 +28,9 @@ public static class ReportTable
         Ms(r.E2e.Count, r.E2e.P50), Ms(r.E2e.Count, r.E2e.P95), Ms(r.E2e.Count, r.E2e.P99),
     ];
 
+    /// <summary>The scope cell for documents that trim whitespace: adapter rows are marked with an arrow.</summary>
+    public static string Scope(string cell) => cell.StartsWith("  ", StringComparison.Ordinal) ? "↳ " + cell.Trim() : cell;
+
     public static string N(long v) => v.ToString(CultureInfo.InvariantCulture);
     public static string D(double v, int digits) => v.ToString("F" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
     public static string Pct(double v) => (v * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";

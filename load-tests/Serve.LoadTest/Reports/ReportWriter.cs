@@ -23,7 +23,7 @@ public static class ReportWriter
             File.WriteAllText(path, content);
             written.Add(path);
         }
-        Save(JsonFile, JsonSerializer.Serialize(run, json));
+        Save(JsonFile, JsonSerializer.Serialize(run, json) + "\n");
         Save(MarkdownFile, MarkdownReport.Render(run, charts));
         Save(HtmlFile, HtmlReport.Render(run, charts));
         foreach (var c in charts.Values.SelectMany(c => c))
