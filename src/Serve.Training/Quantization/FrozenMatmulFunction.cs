@@ -23,6 +23,6 @@ internal sealed class FrozenMatmulFunction : autograd.SingleTensorFunction<Froze
     {
         var weight = (FrozenWeight)ctx.get_data("weight");
         using var w = weight.Dense();
-        return [gradOutput.matmul(w)];
+        return [gradOutput.matmul(w), null!]; // one gradient per argument: none for the frozen weight
     }
 }
