@@ -32,6 +32,50 @@ public sealed class BatchingTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task ThirtyTwoConcurrent_OverFourAdaptersAndTheBase_MatchEachRequestAlone()
+    {
+        using var engine = InferenceEngine.Start(fixture.Options(fixture.AdapterDirectory("a", "b", "a2", "c")) with { MaxLoadedAdapters = 4 });
+        string?[] adapters = [null, "a", "b", "a2", "c"];
+        var requests = Enumerable.Range(0, 32)
+            .Select(i => Generation.Chat($"{Prompts[i % Prompts.Length]} ({i})", adapters[i % adapters.Length], maxTokens: 10))
+            .ToArray();
+
+        var alone = new List<string>();
+        foreach (var r in requests) alone.Add((await engine.CollectAsync(r)).Text);
+        var together = await Task.WhenAll(requests.Select(r => Task.Run(() => engine.CollectAsync(r))));
+
+        for (var i = 0; i < requests.Length; i++) Assert.True(alone[i] == together[i].Text, $"request {i} ({adapters[i % 5] ?? "base"}) differs");
+        Assert.Equal(5, together.Select(t => t.Started.Adapters.Key).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task TwoHundredAbortedStreams_LeaveNoSequenceOrKvInUse()
+    {
+        using var engine = InferenceEngine.Start(fixture.Options());
+        string?[] adapters = [null, "a", "b"];
+        var aborted = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(0, 200), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
+        {
+            using var cts = new CancellationTokenSource();
+            var stopAfter = 1 + i % 4;
+            try
+            {
+                await foreach (var u in engine.GenerateAsync(Generation.Chat($"Keep talking {i}", adapters[i % 3], maxTokens: 200), cts.Token))
+                {
+                    if (u is GenerationDelta && --stopAfter == 0) cts.Cancel();
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref aborted);
+            }
+        });
+        Assert.Equal(200, aborted);
+        await WaitUntil(() => engine.Status is { Running: 0, Waiting: 0, KvTokens: 0 });
+        Assert.All(engine.Adapters.List(), a => Assert.Equal(0, a.ActiveSequences));
+    }
+
+    [Fact]
     public async Task AdapterGroups_AreServedEveryStep_NoAdapterWaitsForAnother()
     {
         using var engine = InferenceEngine.Start(fixture.Options());

@@ -19,12 +19,14 @@ public sealed class EngineFixture : IDisposable
         AdapterA = Path.Combine(Sources, "a.gguf");
         AdapterB = Path.Combine(Sources, "b.gguf");
         AdapterA2 = Path.Combine(Sources, "a2.gguf");
+        AdapterC = Path.Combine(Sources, "c.gguf");
         WrongShapes = Path.Combine(Sources, "wrong-shapes.gguf");
         WrongArchitecture = Path.Combine(Sources, "wrong-arch.gguf");
         Truncated = Path.Combine(Sources, "truncated.gguf");
         LoraMaker.Write(AdapterA, ModelPath, new LoraSpec { Seed = 11, Std = 0.2f });
         LoraMaker.Write(AdapterB, ModelPath, new LoraSpec { Seed = 22, Std = 0.2f });
         LoraMaker.Write(AdapterA2, ModelPath, new LoraSpec { Seed = 33, Std = 0.2f });
+        LoraMaker.Write(AdapterC, ModelPath, new LoraSpec { Seed = 66, Std = 0.2f, Rank = 8, Targets = ["attn_q", "attn_v", "ffn_down"] });
         LoraMaker.Write(WrongShapes, ModelPath, new LoraSpec { Seed = 44, WrongShapes = true });
         LoraMaker.Write(WrongArchitecture, ModelPath, new LoraSpec { Seed = 55, ArchitectureOverride = "qwen2" });
         var bytes = File.ReadAllBytes(AdapterA);
@@ -37,6 +39,7 @@ public sealed class EngineFixture : IDisposable
     public string AdapterA { get; }
     public string AdapterB { get; }
     public string AdapterA2 { get; }
+    public string AdapterC { get; }
     public string WrongShapes { get; }
     public string WrongArchitecture { get; }
     public string Truncated { get; }

@@ -1,0 +1,50 @@
+using System.Diagnostics;
+
+namespace Serve.Engine.Bench;
+
+/// <summary>Runs 8 concurrent greedy streams through the engine and measures aggregate output tok/s and TTFT.</summary>
+internal sealed class LoadRunner(InferenceEngine engine, int tokens)
+{
+    private static readonly string[] Questions =
+    [
+        "Where is the market?", "How do the seasons change?", "Tell me a short story.", "What does this error mean?",
+        "Count to five.", "Describe the river.", "Why do we learn?", "Write a letter to a friend.",
+    ];
+
+    public async Task<LoadResult> RunAsync(Func<int, string?> adapterFor, int streams)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var results = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => Task.Run(() => StreamAsync(i, adapterFor(i), start))));
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var ttft = results.Select(r => r.Ttft).Order().ToArray();
+        return new LoadResult(results.Sum(r => r.Tokens) / elapsed, Percentile(ttft, 0.5), Percentile(ttft, 0.9));
+    }
+
+    private async Task<(int Tokens, double Ttft)> StreamAsync(int i, string? adapter, long start)
+    {
+        var request = new GenerationRequest
+        {
+            Messages = [new ChatMessage("user", Questions[i % Questions.Length])],
+            Adapters = adapter is null ? [] : [new AdapterWeight(adapter)],
+            MaxTokens = tokens,
+            IgnoreEos = true,
+            Sampling = new SamplingOptions { Temperature = 0 },
+        };
+        double ttft = -1;
+        var count = 0;
+        await foreach (var update in engine.GenerateAsync(request))
+        {
+            if (update is not GenerationDelta { TokenCount: > 0 } delta) continue;
+            if (ttft < 0) ttft = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            count += delta.TokenCount;
+        }
+        return (count, ttft);
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+}
+
+internal sealed record LoadResult(double TokensPerSecond, double TtftP50, double TtftP90)
+{
+    public static LoadResult Best(LoadResult? a, LoadResult b) => a is null || b.TokensPerSecond > a.TokensPerSecond ? b : a;
+}
