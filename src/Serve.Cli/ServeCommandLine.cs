@@ -10,6 +10,7 @@ public static class ServeCommandLine
     {
         MakeModelCommand.Create(),
         MakeLoraCommand.Create(),
+        TrainCommand.Create(),
     };
 
     /// <summary>Runs a command line with the given writers (tests and embedding hosts).</summary>

@@ -40,7 +40,7 @@ public static class JsonlChatReader
         }
         catch (JsonException e)
         {
-            return (null, $"not valid JSON ({e.Message.Split(" Path:")[0].TrimEnd('.')})");
+            return (null, $"not valid JSON ({e.Message.Split(" LineNumber:")[0].Split(" Path:")[0].TrimEnd('.', ' ')})");
         }
         using (document)
         {

@@ -1,0 +1,52 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Serve.Gguf;
+using Serve.Llama;
+using Serve.Training.Data;
+using Serve.Training.Model;
+
+namespace Serve.Training.Training;
+
+/// <summary>
+/// The whole <c>serve train</c> flow for one base model and dataset: read and tokenize the data with the base's own
+/// llama.cpp vocab and template, report what was truncated or dropped, train, export.
+/// </summary>
+public static class TrainingSession
+{
+    public const int DefaultMaxLength = 512;
+
+    public static TokenizedDataset LoadData(string basePath, string dataPath, string? evalDataPath, TrainingOptions options, TextWriter log, out int maxLength)
+    {
+        var examples = JsonlChatReader.Read(dataPath);
+        var evalExamples = evalDataPath is null ? null : JsonlChatReader.Read(evalDataPath);
+        using var vocab = LlamaModel.Load(basePath, new LlamaModelOptions { VocabOnly = true });
+        int context;
+        using (var file = GgufFile.Read(basePath)) context = LlamaConfig.FromGguf(file).ContextLength;
+        maxLength = options.MaxLength > 0 ? options.MaxLength : Math.Min(DefaultMaxLength, context);
+        var data = TokenizedDataset.Build(examples, new ChatTokenizer(vocab), maxLength, options.Truncation, evalExamples is null ? options.EvalSplit : 0,
+            options.Seed, options.TrainOnPrompt, evalExamples);
+        var tokens = data.Train.Sum(e => (long)e.Tokens.Length);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"data: {examples.Count} examples from {dataPath}; {data.Train.Count} train ({tokens:N0} tokens, {data.Train.Sum(e => (long)e.TrainedCount):N0} trained), {data.Eval.Count} held out; max length {maxLength}"));
+        if (data.TruncatedLines.Count > 0)
+            log.WriteLine($"data: {data.TruncatedLines.Count} conversation(s) longer than {maxLength} tokens truncated ({options.Truncation}): lines {Lines(data.TruncatedLines)}");
+        if (data.DroppedLines.Count > 0)
+            log.WriteLine($"data: {data.DroppedLines.Count} conversation(s) left out (too long, or no answer token left after truncation): lines {Lines(data.DroppedLines)}");
+        return data;
+    }
+
+    public static string Sha256(params string?[] paths)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var path in paths)
+        {
+            if (path is null) continue;
+            using var stream = File.OpenRead(path);
+            hash.AppendData(SHA256.HashData(stream));
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static string Lines(IReadOnlyList<int> lines) =>
+        string.Join(",", lines.Take(30)) + (lines.Count > 30 ? $",... ({lines.Count - 30} more)" : "");
+}
