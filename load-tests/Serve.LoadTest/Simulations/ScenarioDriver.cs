@@ -166,9 +166,23 @@ public sealed class ScenarioDriver
             var due = start + t;
             if (due - _clock.Now > 0.001 && !await _clock.WaitUntilAsync(due, phaseToken).ConfigureAwait(false)) break;
             if (!TakeBudget(budget, warmUp)) break;
-            _ = ExecuteAsync(name, warmUp, runToken);
+            // Building and starting a request happens on the thread pool, so the arrival clock never waits on it.
+            Interlocked.Increment(ref _pending);
+            ThreadPool.UnsafeQueueUserWorkItem(_ => _ = DispatchedAsync(name, warmUp, runToken), null);
         }
         await _clock.WaitUntilAsync(start + duration, phaseToken).ConfigureAwait(false);
+    }
+
+    private async Task DispatchedAsync(string phase, bool warmUp, CancellationToken runToken)
+    {
+        try
+        {
+            await ExecuteAsync(phase, warmUp, runToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _pending) == 0) _drained.TrySetResult();
+        }
     }
 
     private bool TakeBudget(PhaseBudget budget, bool warmUp)
