@@ -112,6 +112,9 @@ public sealed class TinyScenarioTests
         var s = result.Report.Scenarios[0];
         Assert.Equal(["constant", "ramp"], s.Phases.Select(p => p.Name));
         Assert.True(s.Phases[1].Start >= s.Phases[0].End - 0.05);
+        Assert.Equal(byPhase["constant"], s.Phases[0].Stats.Sent);
+        Assert.Equal(byPhase["ramp"], s.Phases[1].Stats.Sent);
+        Assert.Equal(s.Stats.Sent, s.Phases.Sum(p => p.Stats.Sent));
         Assert.Equal(s.Stats.Sent, s.Stats.Ok + s.Stats.Failed);
         // Arrivals in the ramp come later on average: the second half of the ramp carries about 3/4 of them.
         var rampStart = s.Phases[1].Start;

@@ -28,6 +28,9 @@ public sealed class ScenarioMetrics
     public string Name { get; }
     public StatsAccumulator Overall { get; } = new();
     public SortedDictionary<string, StatsAccumulator> Adapters { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Requests by the phase they started in.</summary>
+    public Dictionary<string, StatsAccumulator> PhaseStats { get; } = new(StringComparer.Ordinal);
     public double IntervalSeconds => _interval;
     public string CurrentPhase { get => Volatile.Read(ref _currentPhase); private set => Volatile.Write(ref _currentPhase, value); }
 
@@ -72,7 +75,7 @@ public sealed class ScenarioMetrics
         return true;
     }
 
-    public void Completed(string adapter, RequestOutcome o, int plannedPromptTokens, bool warmUp, bool meetsSlo,
+    public void Completed(string phase, string adapter, RequestOutcome o, int plannedPromptTokens, bool warmUp, bool meetsSlo,
         double start, double end)
     {
         Interlocked.Decrement(ref _inFlight);
@@ -88,6 +91,8 @@ public sealed class ScenarioMetrics
             Overall.Add(o, plannedPromptTokens, meetsSlo);
             if (!Adapters.TryGetValue(adapter, out var perAdapter)) Adapters[adapter] = perAdapter = new StatsAccumulator();
             perAdapter.Add(o, plannedPromptTokens, meetsSlo);
+            if (!PhaseStats.TryGetValue(phase, out var perPhase)) PhaseStats[phase] = perPhase = new StatsAccumulator();
+            perPhase.Add(o, plannedPromptTokens, meetsSlo);
             var bucket = Bucket(end);
             if (o.Ok)
             {

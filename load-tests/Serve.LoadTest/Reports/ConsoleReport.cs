@@ -15,6 +15,11 @@ public static class ConsoleReport
             sb.AppendLine();
             sb.AppendLine($"scenario '{s.Name}': measured {s.MeasuredSeconds:F1}s, warm-up requests {s.WarmUpRequests}");
             AppendTable(sb, ReportTable.Header, ReportTable.Rows(s));
+            if (ReportTable.PhaseRows(s) is { Count: > 0 } phases)
+            {
+                sb.AppendLine("  by phase (requests counted in the phase they started in):");
+                AppendTable(sb, ["phase", .. ReportTable.Header[1..]], phases);
+            }
             if (s.Stats.Failed > 0)
             {
                 sb.AppendLine("  errors by status: " + string.Join(", ", s.Stats.ErrorsByStatus.Select(e => $"{e.Key}: {e.Value}")));

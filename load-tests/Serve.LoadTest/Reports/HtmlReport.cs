@@ -27,6 +27,11 @@ public static class HtmlReport
             body.Add(new XElement("p", $"Measured {s.MeasuredSeconds:F1} s after {s.WarmUpRequests} warm-up requests. Phases: " +
                                        string.Join(", ", s.Phases.Select(p => $"{p.Name} ({p.Kind}, {p.Start:F1}-{p.End:F1} s)"))));
             body.Add(Table(ReportTable.Header, ReportTable.Rows(s).Select(r => r.Select((c, i) => i == 0 ? ReportTable.Scope(c) : c).ToArray()).ToList()));
+            if (ReportTable.PhaseRows(s) is { Count: > 0 } phases)
+            {
+                body.Add(new XElement("p", "By phase (requests counted in the phase they started in):"));
+                body.Add(Table(["phase", .. ReportTable.Header[1..]], phases));
+            }
             if (s.Stats.Failed > 0)
             {
                 body.Add(new XElement("h3", "Errors"));

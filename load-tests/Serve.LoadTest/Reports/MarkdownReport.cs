@@ -25,6 +25,15 @@ public static class MarkdownReport
             sb.AppendLine("| " + string.Join(" | ", ReportTable.Header) + " |");
             sb.AppendLine("|" + string.Join("|", ReportTable.Header.Select((_, i) => i == 0 ? " --- " : " ---: ")) + "|");
             foreach (var r in ReportTable.Rows(s)) sb.AppendLine("| " + string.Join(" | ", r.Select((c, i) => i == 0 ? ReportTable.Scope(c) : c.Trim())) + " |");
+            if (ReportTable.PhaseRows(s) is { Count: > 0 } phases)
+            {
+                sb.AppendLine();
+                sb.AppendLine("By phase (requests counted in the phase they started in):");
+                sb.AppendLine();
+                sb.AppendLine("| phase | " + string.Join(" | ", ReportTable.Header[1..]) + " |");
+                sb.AppendLine("|" + string.Join("|", ReportTable.Header.Select((_, i) => i == 0 ? " --- " : " ---: ")) + "|");
+                foreach (var r in phases) sb.AppendLine("| " + string.Join(" | ", r) + " |");
+            }
             if (s.Stats.Failed > 0)
             {
                 sb.AppendLine();

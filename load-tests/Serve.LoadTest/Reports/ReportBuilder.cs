@@ -28,7 +28,14 @@ public static class ReportBuilder
             MeasuredSeconds = Math.Round(seconds, 3),
             Stats = overall,
             Adapters = adapters,
-            Phases = metrics.Phases.Select(p => p with { Start = Math.Round(p.Start, 3), End = Math.Round(p.End, 3) }).ToList(),
+            Phases = metrics.Phases.Select(p => new PhaseReport
+            {
+                Name = p.Name,
+                Kind = p.Kind,
+                Start = Math.Round(p.Start, 3),
+                End = Math.Round(p.End, 3),
+                Stats = Stats(p.Name, metrics.PhaseStats.GetValueOrDefault(p.Name) ?? new StatsAccumulator(), Math.Max(p.End - p.Start, 1e-3), null, null),
+            }).ToList(),
             TimeSeries = series,
             Failures = failures,
             Thresholds = ThresholdEvaluator.Evaluate(spec.Thresholds, overall, adapters),

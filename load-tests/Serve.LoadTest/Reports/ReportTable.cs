@@ -19,6 +19,10 @@ public static class ReportTable
         return rows;
     }
 
+    /// <summary>One row per phase, for scenarios with more than one.</summary>
+    public static IReadOnlyList<string[]> PhaseRows(ScenarioReport s) =>
+        s.Phases.Count > 1 ? s.Phases.Select(p => Row($"{p.Name} ({p.Start:F0}-{p.End:F0} s)", p.Stats)).ToList() : [];
+
     private static string[] Row(string scope, StatsReport r) =>
     [
         scope, N(r.Sent), N(r.Ok), N(r.Failed), D(r.Rps, 1), D(r.OutputTokensPerSecond, 1), D(r.Goodput, 1),

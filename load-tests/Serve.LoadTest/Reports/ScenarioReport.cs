@@ -1,4 +1,3 @@
-using Serve.LoadTest.Metrics;
 using Serve.LoadTest.Thresholds;
 
 namespace Serve.LoadTest.Reports;
@@ -10,7 +9,7 @@ public sealed record ScenarioReport
     public double MeasuredSeconds { get; init; }
     public required StatsReport Stats { get; init; }
     public required IReadOnlyList<StatsReport> Adapters { get; init; }
-    public required IReadOnlyList<PhaseWindow> Phases { get; init; }
+    public required IReadOnlyList<PhaseReport> Phases { get; init; }
     public required IReadOnlyList<TimePoint> TimeSeries { get; init; }
     public required ErrorWindow Failures { get; init; }
     public required IReadOnlyList<ThresholdResult> Thresholds { get; init; }

@@ -222,7 +222,7 @@ public sealed class ScenarioDriver
             var end = _clock.Now;
             var meets = Metrics.MeetsSlo(outcome);
             var adapter = plan?.Adapter ?? "?";
-            Metrics.Completed(adapter, outcome, plan?.PromptTokens ?? 0, warmUp, meets, start, end);
+            Metrics.Completed(phase, adapter, outcome, plan?.PromptTokens ?? 0, warmUp, meets, start, end);
             _log.Write(new RequestRecord
             {
                 Seq = seq,
