@@ -11,6 +11,7 @@ public static class ServeCommandLine
         MakeModelCommand.Create(),
         MakeLoraCommand.Create(),
         TrainCommand.Create(),
+        ExportCommand.Create(),
     };
 
     /// <summary>Runs a command line with the given writers (tests and embedding hosts).</summary>
