@@ -1,0 +1,93 @@
+using System.Text;
+using Microsoft.Extensions.Options;
+using Serve.Engine;
+using Serve.Server.Hosting;
+using Serve.Server.OpenAi;
+
+namespace Serve.Server.Apis;
+
+/// <summary>POST /v1/chat/completions: the chat API the official SDKs call, streamed (SSE) or whole.</summary>
+public static class ChatCompletionsApi
+{
+    public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder routes)
+    {
+        routes.MapPost("/v1/chat/completions", HandleAsync)
+            .WithName("CreateChatCompletion")
+            .WithTags("OpenAI")
+            .WithSummary("Creates a chat completion; model names the base model, \"base\" or an adapter.")
+            .Accepts<ChatCompletionRequest>("application/json")
+            .Produces<ChatCompletionResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+            .Produces<OpenAiErrorResponse>(StatusCodes.Status400BadRequest)
+            .Produces<OpenAiErrorResponse>(StatusCodes.Status404NotFound)
+            .Produces<OpenAiErrorResponse>(StatusCodes.Status503ServiceUnavailable);
+        return routes;
+    }
+
+    private static async Task HandleAsync(HttpContext context, EngineHost host, IOptionsSnapshot<ServerOptions> options)
+    {
+        var cancellationToken = context.RequestAborted;
+        var body = await JsonBodyReader.ReadAsync(context.Request, ServeJson.Context.ChatCompletionRequest, cancellationToken).ConfigureAwait(false);
+        var engine = host.Require();
+        var plan = RequestMapper.Map(body, engine, options.Value);
+        await using var run = await GenerationRun.StartAsync(engine, plan.Request, cancellationToken).ConfigureAwait(false);
+        if (plan.Stream) await StreamAsync(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
+        else await WholeAsync(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task WholeAsync(HttpContext context, InferenceEngine engine, GenerationPlan plan, GenerationRun run, CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder();
+        var logprobs = plan.Request.Logprobs ? new List<ChatTokenLogprob>() : null;
+        GenerationCompleted? completed = null;
+        await foreach (var update in run.ReadAllAsync().ConfigureAwait(false))
+        {
+            switch (update)
+            {
+                case GenerationDelta delta:
+                    text.Append(delta.Text);
+                    if (logprobs is not null && delta.Logprobs is not null) logprobs.AddRange(delta.Logprobs.Select(ResponseFactory.ChatLogprob));
+                    break;
+                case GenerationCompleted c:
+                    completed = c;
+                    break;
+            }
+        }
+        if (completed is null) throw new InvalidOperationException("The engine ended a generation without completing it.");
+        var response = new ChatCompletionResponse(
+            ResponseFactory.ChatId(), ResponseFactory.Now(), plan.Model, ResponseFactory.Fingerprint(engine),
+            [new ChatChoice(0, new ChatResponseMessage("assistant", text.ToString()), logprobs is null ? null : new ChatLogprobs(logprobs), ResponseFactory.FinishReason(completed.Reason))],
+            ResponseFactory.Usage(completed));
+        await context.Response.WriteAsJsonAsync(response, ServeJson.Context.ChatCompletionResponse, "application/json", cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task StreamAsync(HttpContext context, InferenceEngine engine, GenerationPlan plan, GenerationRun run, CancellationToken cancellationToken)
+    {
+        var id = ResponseFactory.ChatId();
+        var created = ResponseFactory.Now();
+        var fingerprint = ResponseFactory.Fingerprint(engine);
+        ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, created, plan.Model, fingerprint, [choice]);
+
+        var sse = new SseWriter(context.Response);
+        sse.Start();
+        await SseStreaming.RunAsync(sse, context, async () =>
+        {
+            await sse.WriteAsync(Chunk(new ChatChunkChoice(0, new ChatDelta("assistant", ""), null, null)), ServeJson.Context.ChatCompletionChunk, cancellationToken).ConfigureAwait(false);
+            await foreach (var update in run.ReadAllAsync().ConfigureAwait(false))
+            {
+                switch (update)
+                {
+                    case GenerationDelta delta when delta.Text.Length > 0 || delta.Logprobs is { Count: > 0 }:
+                        var logprobs = plan.Request.Logprobs && delta.Logprobs is not null ? new ChatLogprobs([.. delta.Logprobs.Select(ResponseFactory.ChatLogprob)]) : null;
+                        await sse.WriteAsync(Chunk(new ChatChunkChoice(0, new ChatDelta(null, delta.Text), logprobs, null)), ServeJson.Context.ChatCompletionChunk, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case GenerationCompleted completed:
+                        await sse.WriteAsync(Chunk(new ChatChunkChoice(0, new ChatDelta(null, null), null, ResponseFactory.FinishReason(completed.Reason))), ServeJson.Context.ChatCompletionChunk, cancellationToken).ConfigureAwait(false);
+                        if (plan.IncludeUsage)
+                            await sse.WriteAsync(new ChatCompletionChunk(id, created, plan.Model, fingerprint, [], ResponseFactory.Usage(completed)), ServeJson.Context.ChatCompletionChunk, cancellationToken).ConfigureAwait(false);
+                        break;
+                }
+            }
+            await sse.WriteDoneAsync(cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,60 @@
+using System.ComponentModel.DataAnnotations;
+using Serve.Engine;
+using Serve.Llama.Native;
+
+namespace Serve.Server.Hosting;
+
+/// <summary>
+/// The engine's settings as configuration binds them (section "Serve:Engine"; --model and --adapters on the command
+/// line). Null means the engine's own default, so defaults live in one place (EngineOptions).
+/// </summary>
+public sealed class EngineSettings
+{
+    public const string Section = "Serve:Engine";
+
+    /// <summary>Base model GGUF; null = models/base.gguf found by walking up from the content root.</summary>
+    public string? Model { get; set; }
+    /// <summary>Served name of the base model; null = the file name without extension.</summary>
+    public string? ModelName { get; set; }
+    /// <summary>Adapter directory: every &lt;name&gt;.gguf in it is servable as model &lt;name&gt;.</summary>
+    public string? Adapters { get; set; }
+
+    [Range(1, 4096)] public int? MaxSequences { get; set; }
+    [Range(16, 1 << 20)] public int? ContextPerSequence { get; set; }
+    [Range(1, 1 << 20)] public int? BatchSize { get; set; }
+    [Range(1, 1 << 20)] public int? UBatchSize { get; set; }
+    [Range(1, 1 << 20)] public int? PrefillChunk { get; set; }
+    [Range(0, 1 << 20)] public int? MaxQueuedRequests { get; set; }
+    [Range(1, 1024)] public int? MaxLoadedAdapters { get; set; }
+    public bool? PrefixCache { get; set; }
+    [Range(0, 4096)] public int? PrefixCacheSlots { get; set; }
+    [Range(1, 1 << 20)] public int? DefaultMaxTokens { get; set; }
+    [Range(1, 1024)] public int? Threads { get; set; }
+    public int? GpuLayers { get; set; }
+    public LlamaFlashAttnType? FlashAttention { get; set; }
+    public GgmlType? KvCacheType { get; set; }
+
+    public EngineOptions ToEngineOptions()
+    {
+        var o = new EngineOptions { ModelPath = Model ?? throw new InvalidOperationException("No base model configured.") };
+        return o with
+        {
+            ModelName = ModelName,
+            AdaptersDirectory = Adapters,
+            MaxSequences = MaxSequences ?? o.MaxSequences,
+            ContextPerSequence = ContextPerSequence ?? o.ContextPerSequence,
+            BatchSize = BatchSize ?? Math.Max(o.BatchSize, MaxSequences ?? 0),
+            UBatchSize = UBatchSize ?? o.UBatchSize,
+            PrefillChunk = PrefillChunk ?? o.PrefillChunk,
+            MaxQueuedRequests = MaxQueuedRequests ?? o.MaxQueuedRequests,
+            MaxLoadedAdapters = MaxLoadedAdapters ?? o.MaxLoadedAdapters,
+            PrefixCache = PrefixCache ?? o.PrefixCache,
+            PrefixCacheSlots = PrefixCacheSlots ?? o.PrefixCacheSlots,
+            DefaultMaxTokens = DefaultMaxTokens ?? o.DefaultMaxTokens,
+            Threads = Threads ?? o.Threads,
+            GpuLayers = GpuLayers ?? o.GpuLayers,
+            FlashAttention = FlashAttention ?? o.FlashAttention,
+            KvCacheType = KvCacheType ?? o.KvCacheType,
+        };
+    }
+}

@@ -1,0 +1,75 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+using Prometheus;
+using Scalar.AspNetCore;
+using Serve.Server.Apis;
+using Serve.Server.OpenAi;
+
+namespace Serve.Server.Hosting;
+
+/// <summary>
+/// Builds the server: configuration (appsettings, environment, command line with --model/--adapters), options,
+/// the engine host, middleware and endpoints. Program.cs and the tests both start it through here.
+/// </summary>
+public static class ServeApplication
+{
+    /// <summary>Short command-line switches for the settings people set most.</summary>
+    private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
+    {
+        ["--model"] = "Serve:Engine:Model",
+        ["--model-name"] = "Serve:Engine:ModelName",
+        ["--adapters"] = "Serve:Engine:Adapters",
+        ["--api-key"] = "Serve:ApiKeys:0",
+        ["--admin-key"] = "Serve:AdminKey",
+    };
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Configuration.AddCommandLine(args, Switches);
+        configure?.Invoke(builder);
+
+        var services = builder.Services;
+        services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<EngineSettings>().BindConfiguration(EngineSettings.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<EngineSettingsValidation>();
+        services.AddSingleton<IPostConfigureOptions<EngineSettings>>(sp => sp.GetRequiredService<EngineSettingsValidation>());
+        services.AddSingleton<IValidateOptions<EngineSettings>>(sp => sp.GetRequiredService<EngineSettingsValidation>());
+
+        services.AddSingleton<EngineHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
+        services.AddHealthChecks().AddCheck<EngineReadyHealthCheck>("engine", tags: ["ready"]);
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ServeJson.Context));
+        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Serve: OpenAI-compatible LoRA serving";
+            document.Info.Description = "The OpenAI chat/completions/models API, where model names an adapter, plus the admin API for adapters.";
+            return Task.CompletedTask;
+        }));
+        services.AddRateLimiter(RateLimiting.Configure);
+        PrometheusSetup.ConfigureOnce();
+
+        var app = builder.Build();
+        app.UseMiddleware<RequestSizeMiddleware>();
+        app.UseHttpMetrics();
+        app.UseStatusCodePages(StatusCodeErrors.WriteAsync);
+        app.UseMiddleware<OpenAiErrorMiddleware>();
+        app.UseMiddleware<ApiKeyMiddleware>();
+        app.UseRateLimiter();
+
+        app.MapChatCompletionsApi();
+        app.MapCompletionsApi();
+        app.MapModelsApi();
+        app.MapAdminApi();
+        app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false }).ExcludeFromDescription();
+        app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).ExcludeFromDescription();
+        app.MapMetrics("/metrics").ExcludeFromDescription();
+        app.MapOpenApi();
+        app.MapScalarApiReference(o => o.WithTitle("Serve API"));
+        app.MapGet("/", () => Results.Redirect("/scalar")).ExcludeFromDescription();
+        // Unknown URLs (404) and wrong methods (405) get OpenAI-shaped bodies from StatusCodeErrors.
+        return app;
+    }
+}

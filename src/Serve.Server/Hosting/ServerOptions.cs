@@ -1,0 +1,38 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Serve.Server.Hosting;
+
+/// <summary>The HTTP side's settings (section "Serve"). The engine's are in <see cref="EngineSettings"/> ("Serve:Engine").</summary>
+public sealed class ServerOptions
+{
+    public const string Section = "Serve";
+
+    /// <summary>Bearer keys accepted on /v1; none configured = /v1 is open.</summary>
+    public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>Bearer key for /admin; none configured = /admin answers loopback clients only.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>Largest JSON body accepted on /v1 (413 beyond).</summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxRequestBodyBytes { get; set; } = 2 * 1024 * 1024;
+
+    /// <summary>Largest adapter upload on /admin.</summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxAdapterUploadBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>Most prompt tokens a request may have; null = only the engine's context limit.</summary>
+    [Range(1, int.MaxValue)]
+    public int? MaxPromptTokens { get; set; }
+
+    /// <summary>Largest max_tokens a request may ask for (400 beyond).</summary>
+    [Range(1, int.MaxValue)]
+    public int MaxCompletionTokens { get; set; } = 4096;
+
+    /// <summary>Requests per minute per API key (or client address when /v1 is open); null = unlimited. 429 beyond.</summary>
+    [Range(1, int.MaxValue)]
+    public int? RequestsPerMinute { get; set; }
+
+    /// <summary>Name in owned_by of /v1/models.</summary>
+    public string OwnedBy { get; set; } = "serve";
+}

@@ -1,0 +1,55 @@
+using System.Text.Json.Serialization;
+
+namespace Serve.Server.OpenAi;
+
+/// <summary>A non-streamed chat completion (object "chat.completion").</summary>
+public sealed record ChatCompletionResponse(
+    string Id,
+    long Created,
+    string Model,
+    string SystemFingerprint,
+    IReadOnlyList<ChatChoice> Choices,
+    Usage Usage)
+{
+    public string Object => "chat.completion";
+}
+
+public sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string FinishReason);
+
+public sealed record ChatResponseMessage(string Role, string? Content)
+{
+    public string? Refusal => null;
+}
+
+/// <summary>Chat logprobs: one entry per generated token.</summary>
+public sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content)
+{
+    public IReadOnlyList<ChatTokenLogprob>? Refusal => null;
+}
+
+public sealed record ChatTokenLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes, IReadOnlyList<ChatTopLogprob> TopLogprobs);
+
+public sealed record ChatTopLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes);
+
+/// <summary>Token counts; cached_tokens are prompt tokens whose KV came from the prefix cache.</summary>
+public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens, PromptTokensDetails PromptTokensDetails);
+
+public sealed record PromptTokensDetails(int CachedTokens);
+
+/// <summary>One SSE event of a streamed chat completion (object "chat.completion.chunk").</summary>
+public sealed record ChatCompletionChunk(
+    string Id,
+    long Created,
+    string Model,
+    string SystemFingerprint,
+    IReadOnlyList<ChatChunkChoice> Choices,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null)
+{
+    public string Object => "chat.completion.chunk";
+}
+
+public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? Logprobs, string? FinishReason);
+
+public sealed record ChatDelta(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);

@@ -1,0 +1,12 @@
+using Serve.Engine;
+
+namespace Serve.Server.OpenAi;
+
+/// <summary>A validated request: what to ask the engine and how to answer (model echoed, stream or not, usage chunk).</summary>
+public sealed record GenerationPlan(
+    GenerationRequest Request,
+    string Model,
+    bool Stream,
+    bool IncludeUsage,
+    /// <summary>Completions only: the prompt text returned before the completion (echo).</summary>
+    string? Echo = null);

@@ -1,0 +1,255 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Serve.Engine;
+using Serve.Server.Grammar;
+using Serve.Server.Hosting;
+
+namespace Serve.Server.OpenAi;
+
+/// <summary>
+/// Checks an OpenAI request body and turns it into an engine request. What the engine validates itself (sampling
+/// ranges, context length, adapter scales) is left to it, so each rule lives in one place.
+/// </summary>
+public static class RequestMapper
+{
+    private static readonly HashSet<string> Roles = new(StringComparer.Ordinal) { "system", "developer", "user", "assistant", "tool" };
+
+    public static GenerationPlan Map(ChatCompletionRequest body, InferenceEngine engine, ServerOptions options)
+    {
+        var model = RequireModel(body);
+        if (body.Messages is null) throw OpenAiException.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
+        if (body.Messages.Count == 0) throw OpenAiException.BadRequest("'messages' must contain at least one message.", "messages", "invalid_value");
+        var messages = new List<ChatMessage>(body.Messages.Count);
+        for (var i = 0; i < body.Messages.Count; i++) messages.Add(Message(body.Messages[i], i));
+        var logprobs = body.Logprobs ?? false;
+        if (body.TopLogprobs is not null && !logprobs)
+            throw OpenAiException.BadRequest("top_logprobs needs logprobs to be true.", "top_logprobs", "invalid_value");
+        var request = Common(body, engine, options, body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens", body.MaxCompletionTokens ?? body.MaxTokens) with
+        {
+            Messages = messages,
+            Logprobs = logprobs,
+            TopLogprobs = body.TopLogprobs ?? 0,
+        };
+        CheckPromptTokens(options, engine, () => engine.FormatChat(messages), "messages");
+        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body));
+    }
+
+    public static GenerationPlan Map(CompletionRequest body, InferenceEngine engine, ServerOptions options)
+    {
+        var model = RequireModel(body);
+        var prompt = Prompt(body.Prompt);
+        if (!string.IsNullOrEmpty(body.Suffix)) throw OpenAiException.BadRequest("'suffix' is not supported.", "suffix", "unsupported_parameter");
+        if (body.Logprobs is < 0 or > 20) throw OpenAiException.BadRequest($"logprobs must be between 0 and 20, got {body.Logprobs}.", "logprobs", "invalid_value");
+        var request = Common(body, engine, options, "max_tokens", body.MaxTokens) with
+        {
+            Prompt = prompt,
+            Logprobs = body.Logprobs is not null,
+            TopLogprobs = body.Logprobs ?? 0,
+        };
+        CheckPromptTokens(options, engine, () => prompt, "prompt");
+        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body), body.Echo == true ? prompt : null);
+    }
+
+    /// <summary>The adapters a model name selects: none for the base, the adapter at scale 1, or the adapters extension.</summary>
+    public static IReadOnlyList<AdapterWeight> Adapters(string model, List<AdapterWeightBody>? extension, InferenceEngine engine)
+    {
+        var isBase = engine.IsBaseModelName(model);
+        if (!isBase && engine.Adapters.Find(model) is null) throw OpenAiException.ModelNotFound(model);
+        if (extension is not null)
+        {
+            var weights = new List<AdapterWeight>(extension.Count);
+            for (var i = 0; i < extension.Count; i++)
+            {
+                var a = extension[i];
+                if (a is null || string.IsNullOrEmpty(a.Name))
+                    throw OpenAiException.BadRequest("Every entry of 'adapters' needs a name.", $"adapters[{i}].name", "invalid_value");
+                weights.Add(new AdapterWeight(a.Name, a.Scale ?? 1f));
+            }
+            return weights;
+        }
+        return isBase ? [] : [new AdapterWeight(model)];
+    }
+
+    private static string RequireModel(GenerationRequestBody body)
+    {
+        if (string.IsNullOrWhiteSpace(body.Model))
+            throw OpenAiException.BadRequest("You must provide a model parameter.", "model", "missing_required_parameter");
+        return body.Model;
+    }
+
+    private static bool IncludeUsage(GenerationRequestBody body)
+    {
+        if (body.StreamOptions is null) return false;
+        if (body.Stream != true)
+            throw OpenAiException.BadRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "invalid_value");
+        return body.StreamOptions.IncludeUsage ?? false;
+    }
+
+    private static GenerationRequest Common(GenerationRequestBody body, InferenceEngine engine, ServerOptions options, string maxTokensParam, int? maxTokens)
+    {
+        if (body.N is { } n && n != 1)
+        {
+            throw n < 1
+                ? OpenAiException.BadRequest($"n must be at least 1, got {n}.", "n", "invalid_value")
+                : OpenAiException.BadRequest("Only n=1 is supported: send separate requests for more choices.", "n", "unsupported_value");
+        }
+        if (maxTokens is { } m)
+        {
+            if (m < 1) throw OpenAiException.BadRequest($"{maxTokensParam} must be at least 1, got {m}.", maxTokensParam, "invalid_value");
+            if (m > options.MaxCompletionTokens)
+                throw OpenAiException.BadRequest($"{maxTokensParam} is too large: {m}. This server allows at most {options.MaxCompletionTokens}.", maxTokensParam, "invalid_value");
+        }
+        return new GenerationRequest
+        {
+            Adapters = Adapters(body.Model!, body.Adapters, engine),
+            MaxTokens = maxTokens,
+            Stop = Stop(body.Stop),
+            IgnoreEos = body.IgnoreEos ?? false,
+            Sampling = new SamplingOptions
+            {
+                Temperature = body.Temperature ?? 1f,
+                TopP = body.TopP ?? 1f,
+                TopK = body.TopK ?? 0,
+                MinP = body.MinP ?? 0f,
+                Seed = body.Seed is { } seed ? unchecked((uint)(seed ^ (seed >> 32))) : null,
+                PresencePenalty = body.PresencePenalty ?? 0f,
+                FrequencyPenalty = body.FrequencyPenalty ?? 0f,
+                RepetitionPenalty = body.RepetitionPenalty ?? 1f,
+                LogitBias = LogitBias(body.LogitBias),
+                Grammar = Grammar(body),
+            },
+        };
+    }
+
+    private static ChatMessage Message(ChatMessageBody? m, int index)
+    {
+        var at = $"messages[{index}]";
+        if (m is null) throw OpenAiException.BadRequest($"{at} must be an object.", at, "invalid_type");
+        if (string.IsNullOrEmpty(m.Role)) throw OpenAiException.BadRequest($"Missing required parameter: '{at}.role'.", $"{at}.role", "missing_required_parameter");
+        if (!Roles.Contains(m.Role))
+            throw OpenAiException.BadRequest($"Invalid value: '{m.Role}'. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'.", $"{at}.role", "invalid_value");
+        var role = m.Role == "developer" ? "system" : m.Role;
+        return new ChatMessage(role, Content(m.Content, $"{at}.content", role));
+    }
+
+    /// <summary>A string, null (assistant turns), or an array of text parts joined; other parts (images, audio) are refused.</summary>
+    private static string Content(JsonElement? content, string param, string role)
+    {
+        if (content is not { } c || c.ValueKind == JsonValueKind.Null)
+        {
+            if (role is "assistant") return "";
+            throw OpenAiException.BadRequest($"Missing required parameter: '{param}'.", param, "missing_required_parameter");
+        }
+        if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
+        if (c.ValueKind != JsonValueKind.Array) throw OpenAiException.BadRequest($"Invalid type for '{param}': expected a string or an array of content parts.", param, "invalid_type");
+        var text = new StringBuilder();
+        var i = 0;
+        foreach (var part in c.EnumerateArray())
+        {
+            var at = $"{param}[{i++}]";
+            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+                throw OpenAiException.BadRequest($"Invalid content part '{at}': expected an object with a type.", at, "invalid_type");
+            if (type.GetString() != "text")
+                throw OpenAiException.BadRequest($"Content parts of type '{type.GetString()}' are not supported by this model; only 'text' is.", $"{at}.type", "unsupported_value");
+            if (!part.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
+                throw OpenAiException.BadRequest($"Invalid type for '{at}.text': expected a string.", $"{at}.text", "invalid_type");
+            text.Append(t.GetString());
+        }
+        return text.ToString();
+    }
+
+    private static string Prompt(JsonElement? prompt)
+    {
+        if (prompt is not { } p || p.ValueKind == JsonValueKind.Null)
+            throw OpenAiException.BadRequest("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter");
+        if (p.ValueKind == JsonValueKind.String) return p.GetString()!;
+        if (p.ValueKind == JsonValueKind.Array)
+        {
+            if (p.GetArrayLength() == 1 && p[0].ValueKind == JsonValueKind.String) return p[0].GetString()!;
+            if (p.GetArrayLength() == 0) throw OpenAiException.BadRequest("'prompt' must not be empty.", "prompt", "invalid_value");
+            if (p[0].ValueKind == JsonValueKind.Number)
+                throw OpenAiException.BadRequest("Token-id prompts are not supported: send the prompt as text.", "prompt", "unsupported_value");
+            throw OpenAiException.BadRequest("Only one prompt per request is supported: send separate requests.", "prompt", "unsupported_value");
+        }
+        throw OpenAiException.BadRequest("Invalid type for 'prompt': expected a string or an array of one string.", "prompt", "invalid_type");
+    }
+
+    private static IReadOnlyList<string> Stop(JsonElement? stop)
+    {
+        if (stop is not { } s || s.ValueKind == JsonValueKind.Null) return [];
+        if (s.ValueKind == JsonValueKind.String) return [s.GetString()!];
+        if (s.ValueKind == JsonValueKind.Array)
+        {
+            var list = new List<string>();
+            foreach (var item in s.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String)
+                    throw OpenAiException.BadRequest("Invalid type for 'stop': expected a string or an array of strings.", "stop", "invalid_type");
+                list.Add(item.GetString()!);
+            }
+            return list;
+        }
+        throw OpenAiException.BadRequest("Invalid type for 'stop': expected a string or an array of strings.", "stop", "invalid_type");
+    }
+
+    private static Dictionary<int, float>? LogitBias(Dictionary<string, float>? bias)
+    {
+        if (bias is null || bias.Count == 0) return null;
+        var result = new Dictionary<int, float>(bias.Count);
+        foreach (var (key, value) in bias)
+        {
+            if (!int.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out var token))
+                throw OpenAiException.BadRequest($"Invalid key in 'logit_bias': '{key}' is not a token id.", "logit_bias", "invalid_value");
+            result[token] = value;
+        }
+        return result;
+    }
+
+    private static string? Grammar(GenerationRequestBody body)
+    {
+        var format = body.ResponseFormat;
+        string? fromFormat = null;
+        switch (format?.Type)
+        {
+            case null or "text":
+                break;
+            case "json_object":
+                fromFormat = JsonSchemaToGbnf.AnyObject();
+                break;
+            case "json_schema":
+                if (format.JsonSchema?.Schema is not { } schema || schema.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+                    throw OpenAiException.BadRequest("Missing required parameter: 'response_format.json_schema.schema'.", "response_format.json_schema.schema", "missing_required_parameter");
+                try
+                {
+                    fromFormat = JsonSchemaToGbnf.Convert(schema);
+                }
+                catch (JsonSchemaNotSupportedException e)
+                {
+                    throw OpenAiException.BadRequest($"Invalid schema for response_format: {e.Message}.", "response_format.json_schema.schema", "unsupported_schema");
+                }
+                break;
+            default:
+                throw OpenAiException.BadRequest($"Invalid value: '{format.Type}'. Supported values are: 'text', 'json_object' and 'json_schema'.", "response_format.type", "invalid_value");
+        }
+        if (fromFormat is not null && body.Grammar is not null)
+            throw OpenAiException.BadRequest("Give either response_format or grammar, not both.", "grammar", "invalid_value");
+        return fromFormat ?? body.Grammar;
+    }
+
+    private static void CheckPromptTokens(ServerOptions options, InferenceEngine engine, Func<string> text, string param)
+    {
+        if (options.MaxPromptTokens is not { } limit) return;
+        int count;
+        try
+        {
+            count = engine.CountTokens(text());
+        }
+        catch (Exception e) when (e is Serve.Llama.LlamaException or ArgumentException)
+        {
+            throw OpenAiException.BadRequest($"The {param} could not be tokenized: {e.Message}", param, "invalid_value");
+        }
+        if (count > limit)
+            throw OpenAiException.BadRequest($"The {param} has {count} tokens; this server allows at most {limit} prompt tokens.", param, "context_length_exceeded");
+    }
+}
