@@ -255,7 +255,8 @@ public sealed partial class AdapterCatalog : IDisposable
         }
     }
 
-    internal static bool IsValidName(string name) => NamePattern().IsMatch(name);
+    /// <summary>Whether name is a valid adapter name (1-64 chars of [A-Za-z0-9._-], starting with a letter or digit).</summary>
+    public static bool IsValidName(string name) => NamePattern().IsMatch(name);
 
     private void CheckName(string name)
     {

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Serve.Redis.Tests;
+
+/// <summary>
+/// A real redis-server on a free loopback port with its own temp directory and no persistence, started and
+/// stopped by the test. Fails with a clear message when redis-server is not installed (scripts/test installs it).
+/// </summary>
+public sealed class RedisServer : IDisposable
+{
+    private Process? _process;
+
+    public RedisServer()
+    {
+        Port = FreePort();
+        Directory = Path.Combine(Path.GetTempPath(), "serve-redis-" + Guid.NewGuid().ToString("N")[..8]);
+        System.IO.Directory.CreateDirectory(Directory);
+        Start();
+    }
+
+    public int Port { get; }
+    public string Directory { get; }
+    public string ConnectionString => $"127.0.0.1:{Port}";
+
+    public void Start()
+    {
+        var executable = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("redis-server is not installed: run scripts/test (it installs Debian's redis-server) or apt-get install -y redis-server");
+        _process = Process.Start(new ProcessStartInfo(executable,
+            ["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", Directory])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException)
+            {
+                if (_process.HasExited) throw new InvalidOperationException($"redis-server exited with {_process.ExitCode}");
+                Thread.Sleep(20);
+            }
+        }
+        throw new TimeoutException("redis-server did not start listening within 10 s");
+    }
+
+    /// <summary>Kills the server (SIGKILL: no clean shutdown), as a crash would.</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+        _process?.Dispose();
+        _process = null;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+    }
+}
