@@ -35,6 +35,19 @@ public static class LoadRunner
         var log = new RequestLogWriter(jsonlPath, LineJson);
         var clock = new RunClock();
         var drivers = spec.Scenarios.Select(s => new ScenarioDriver(s, client, log, clock, spec.ReportInterval)).ToList();
+        try
+        {
+            return await RunDriversAsync(spec, options, drivers, log, clock, jsonlPath, cancel).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var d in drivers) d.Dispose();
+        }
+    }
+
+    private static async Task<RunResult> RunDriversAsync(RunSpec spec, RunOptions options, List<ScenarioDriver> drivers,
+        RequestLogWriter log, RunClock clock, string? jsonlPath, CancellationToken cancel)
+    {
 
         using var hardStop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         hardStop.CancelAfter(spec.MaxDuration);

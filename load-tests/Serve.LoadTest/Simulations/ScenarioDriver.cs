@@ -7,7 +7,7 @@ namespace Serve.LoadTest.Simulations;
 
 /// <summary>Drives one scenario: warm-up, then its phases in order. Requests still in flight when a phase ends
 /// finish and are counted in the phase they started in; the scenario ends when the last one has.</summary>
-public sealed class ScenarioDriver
+public sealed class ScenarioDriver : IDisposable
 {
     private readonly ScenarioSpec _spec;
     private readonly OpenAiLoadClient _client;
@@ -257,4 +257,6 @@ public sealed class ScenarioDriver
             if (Interlocked.Decrement(ref _pending) == 0) _drained.TrySetResult();
         }
     }
+
+    public void Dispose() => _budgetSpent.Dispose();
 }
