@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Globalization;
+using Serve.Gguf;
+using Serve.Models;
+using Serve.Training.Lora;
+using Serve.Training.Model;
+using Serve.Training.Training;
+
+namespace Serve.Training.Bench;
+
+/// <summary>
+/// Trains the same model on the same batches with LoRA (fp32 base) and QLoRA (NF4 + double-quantised absmax), each
+/// in its own process so the peaks do not mix, and prints peak resident memory and final held-out loss of both.
+/// </summary>
+internal static class QloraBenchmark
+{
+    // ~41 M parameters: big enough that the frozen base, not the runtime, dominates memory, small enough for 2 cores.
+    private static readonly LlamaModelSpec Spec = new()
+    {
+        EmbeddingLength = 768, BlockCount = 6, HeadCount = 12, HeadCountKv = 4, FeedForwardLength = 2048, VocabSize = 2048,
+        ContextLength = 256, InitStd = 0.04f, Seed = 21, Name = "bench-qlora",
+    };
+
+    public static int Run(string[] args)
+    {
+        var steps = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 60;
+        var basePath = BenchModels.Build(Spec);
+        Console.WriteLine($"base: {basePath} ({Spec.ParameterCount:N0} parameters, fp32 {new FileInfo(basePath).Length / 1048576.0:F0} MiB); {steps} steps, batch 4, mood task");
+        var results = new Dictionary<string, string[]>();
+        foreach (var mode in new[] { "lora", "qlora" })
+        {
+            var self = Environment.ProcessPath!;
+            var dll = typeof(QloraBenchmark).Assembly.Location;
+            var start = new ProcessStartInfo(self.EndsWith("dotnet", StringComparison.Ordinal) ? self : self)
+            {
+                RedirectStandardOutput = true, UseShellExecute = false,
+            };
+            if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(dll);
+            foreach (var a in new[] { "qlora-child", mode, basePath, steps.ToString(CultureInfo.InvariantCulture) }) start.ArgumentList.Add(a);
+            using var child = Process.Start(start)!;
+            string? result = null;
+            while (child.StandardOutput.ReadLine() is { } line)
+            {
+                if (line.StartsWith("RESULT ", StringComparison.Ordinal)) result = line[7..];
+                else Console.WriteLine($"  [{mode}] {line}");
+            }
+            child.WaitForExit();
+            if (child.ExitCode != 0 || result is null) throw new InvalidOperationException($"{mode} run failed with exit code {child.ExitCode}");
+            results[mode] = result.Split(' ');
+        }
+
+        double Value(string mode, int i) => double.Parse(results[mode][i], CultureInfo.InvariantCulture);
+        const double MiB = 1048576.0;
+        Console.WriteLine();
+        Console.WriteLine($"{"",-8} {"base bytes",12} {"peak RSS",10} {"peak-idle",10} {"eval loss",10} {"base loss",10} {"tok/s",8}");
+        foreach (var mode in results.Keys)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{mode,-8} {Value(mode, 0) / MiB,10:F1}Mi {Value(mode, 1) / MiB,8:F1}Mi {Value(mode, 2) / MiB,8:F1}Mi {Value(mode, 3),10:F4} {Value(mode, 4),10:F4} {Value(mode, 5),8:F0}"));
+        var peakRatio = Value("qlora", 1) / Value("lora", 1);
+        var aboveIdleRatio = Value("qlora", 2) / Value("lora", 2);
+        var lossGap = Math.Abs(Value("qlora", 3) - Value("lora", 3)) / Value("lora", 3);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"QLoRA/LoRA peak memory: {peakRatio:F2}x of the whole process, {aboveIdleRatio:F2}x above the idle runtime (target <= 0.4); eval loss differs by {lossGap:P1} (target <= 10%)"));
+        return 0;
+    }
+
+    /// <summary>One training run; prints "RESULT baseBytes peakRss peakAboveIdle evalLoss baseLoss tokPerSec".</summary>
+    public static int Child(string[] args)
+    {
+        var mode = args[0];
+        var basePath = args[1];
+        var steps = int.Parse(args[2], CultureInfo.InvariantCulture);
+        var data = BenchModels.MoodData(basePath, 400);
+        // Idle: TorchSharp loaded and one op run, no model yet.
+        using (var warm = TorchSharp.torch.ones(8, 8)) warm.matmul(warm).Dispose();
+        GC.Collect();
+        var idle = ProcessMemory.ResidentBytes;
+
+        var options = new TrainingOptions
+        {
+            Lora = new LoraOptions { Rank = 16, Alpha = 32, Dropout = 0 },
+            Quantization = mode == "qlora" ? BaseQuantization.Nf4DoubleQuant : BaseQuantization.None,
+            MaxSteps = steps, BatchSize = 4, LearningRate = 2e-3, EvalEvery = 0, CheckpointEvery = 0, LogEvery = 10, Seed = 5,
+        };
+        long baseBytes;
+        using (var model = LlamaForCausalLM.Load(basePath, new LlamaLoadOptions { Lora = options.Lora, Quantization = options.Quantization }))
+            baseBytes = model.BaseStorageBytes;
+        GC.Collect();
+        ProcessMemory.ResetPeak();
+        var outputs = new TrainingOutputs(Path.Combine(BenchModels.Directory, $"{mode}.gguf"));
+        var result = new Trainer(basePath, data, options, outputs, Console.Out).Run();
+        var peak = ProcessMemory.PeakResidentBytes;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT {baseBytes} {peak} {peak - idle} {result.FinalEvalLoss} {result.BaseEvalLoss} {result.TokensPerSecond:F1}"));
+        return 0;
+    }
+}
