@@ -202,7 +202,7 @@ public sealed class TinyScenarioTests
         var s = result.Report.Scenarios[0].Stats;
         var meeting = records.Count(r => r.GetProperty("meetsSlo").GetBoolean());
         Assert.Equal(records.Count(r => r.GetProperty("ok").GetBoolean() && r.GetProperty("e2eMs").GetDouble() <= 60), meeting);
-        Assert.InRange(meeting, 10, 110);
+        Assert.InRange(meeting, 5, 115);
         Assert.Equal(Math.Round((double)meeting / s.Sent, 6), s.GoodputRatio);
         Assert.True(s.Goodput < s.Rps);
     }
