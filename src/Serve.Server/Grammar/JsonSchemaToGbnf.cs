@@ -37,7 +37,11 @@ public sealed class JsonSchemaToGbnf
     private readonly Dictionary<string, string> _refRules = new(StringComparer.Ordinal);
     private readonly JsonElement _root;
 
-    private JsonSchemaToGbnf(JsonElement root) => _root = root;
+    private JsonSchemaToGbnf(JsonElement root)
+    {
+        _root = root;
+        _rules[Ws] = "( \" \" | \"\\n\" [ \\t]{0,8} )?";
+    }
 
     /// <summary>A grammar for any JSON object (response_format json_object).</summary>
     public static string AnyObject()
@@ -281,7 +285,6 @@ public sealed class JsonSchemaToGbnf
 
     private string Primitive(string type)
     {
-        _rules[Ws] = "( \" \" | \"\\n\" [ \\t]{0,8} )?";
         switch (type)
         {
             case "string":
