@@ -84,6 +84,22 @@ public sealed class TinyScenarioTests
     }
 
     [Fact]
+    public async Task ClosedLoop_ThinkTime_PacesEachUser()
+    {
+        await using var target = await LiveTarget.StartAsync(Mock with { TtftMs = 0, ItlMs = 0 }, allowReal: false);
+        using var dir = new TempDirectory();
+        var spec = ScenarioHarness.Tiny("think", new WorkloadSpec { Adapters = new AdapterMixSpec { Names = ["a"] }, OutputTokens = LengthDistribution.Fixed(2) },
+            new PhaseSpec { Kind = PhaseKind.ConstantConcurrency, Concurrency = 2, Duration = TimeSpan.FromSeconds(1.5), ThinkTime = TimeSpan.FromMilliseconds(250) });
+
+        var (result, records) = await ScenarioHarness.RunAsync(spec, target.BaseUrl, dir.Path);
+
+        // Each user: a request, 250 ms of thinking, ...: at most 6 requests in 1.5 s, so at most 12 in all.
+        Assert.InRange(result.Report.Scenarios[0].Stats.Sent, 6, 12);
+        var starts = records.Select(r => r.GetProperty("start").GetDouble()).Order().ToArray();
+        Assert.True(starts.Zip(starts.Skip(2)).All(p => p.Second - p.First >= 0.2), "two users cannot start three requests within one think time");
+    }
+
+    [Fact]
     public async Task OpenLoop_PoissonConstantAndRampingRate_SendAboutTheAskedNumber()
     {
         await using var target = await LiveTarget.StartAsync(Mock, allowReal: false);

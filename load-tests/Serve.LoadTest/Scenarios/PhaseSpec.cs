@@ -19,6 +19,9 @@ public sealed record PhaseSpec
 
     public ArrivalKind Arrival { get; init; } = ArrivalKind.Poisson;
 
+    /// <summary>Closed loop: how long a user waits after a response before its next request (a person reading).</summary>
+    public TimeSpan ThinkTime { get; init; }
+
     /// <summary>Stop this phase early after this many requests.</summary>
     public long? MaxRequests { get; init; }
 
@@ -27,6 +30,7 @@ public sealed record PhaseSpec
     public void Validate(string where)
     {
         if (Duration <= TimeSpan.Zero) throw new ScenarioException($"{where}: duration must be > 0");
+        if (ThinkTime < TimeSpan.Zero) throw new ScenarioException($"{where}: thinkTime must be >= 0");
         switch (Kind)
         {
             case PhaseKind.ConstantConcurrency when Concurrency < 1:

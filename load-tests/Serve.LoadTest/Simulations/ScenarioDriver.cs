@@ -128,6 +128,11 @@ public sealed class ScenarioDriver : IDisposable
                 }
                 if (!TakeBudget(budget, warmUp)) break;
                 await ExecuteAsync(name, warmUp, runToken).ConfigureAwait(false);
+                if (phase.ThinkTime > TimeSpan.Zero)
+                {
+                    try { await Task.Delay(phase.ThinkTime, phaseToken).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { break; }
+                }
             }
         }
 
