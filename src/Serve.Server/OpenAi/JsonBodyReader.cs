@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Net.Http.Headers;
 
@@ -18,10 +19,17 @@ public static class JsonBodyReader
             throw new OpenAiException(415,
                 $"Invalid Content-Type header ({(string.IsNullOrEmpty(request.ContentType) ? "none" : request.ContentType)}): send the body as application/json.",
                 param: null, code: "unsupported_media_type");
+        // Buffered (bodies are small; Kestrel enforces the limit while this reads) so UTF-8 can be checked up front:
+        // System.Text.Json only notices invalid UTF-8 inside a string when something transcodes it, far from here.
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        if (!Utf8.IsValid(bytes.Span))
+            throw OpenAiException.BadRequest("The request body is not valid UTF-8.", code: "invalid_json");
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(request.Body, default, cancellationToken).ConfigureAwait(false);
+            document = JsonDocument.Parse(bytes);
         }
         catch (JsonException)
         {
@@ -45,11 +53,6 @@ public static class JsonBodyReader
                 throw OpenAiException.BadRequest(
                     expected is null ? $"Invalid type or value for '{param}'." : $"Invalid type for '{param}': expected {expected}.",
                     param, "invalid_type");
-            }
-            catch (InvalidOperationException)
-            {
-                // System.Text.Json validates UTF-8 inside strings only when it transcodes them.
-                throw OpenAiException.BadRequest("The request body is not valid UTF-8.", code: "invalid_json");
             }
         }
     }
