@@ -25,7 +25,7 @@ internal static class QloraBenchmark
     {
         var steps = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 60;
         var basePath = BenchModels.Build(Spec);
-        Console.WriteLine($"base: {basePath} ({Spec.ParameterCount:N0} parameters, fp32 {new FileInfo(basePath).Length / 1048576.0:F0} MiB); {steps} steps, batch 4, mood task");
+        Console.WriteLine($"base: {basePath} ({Spec.ParameterCount:N0} parameters, fp32 {new FileInfo(basePath).Length / 1048576.0:F0} MiB); {steps} steps, batch 4, continuation of the project corpus");
         var results = new Dictionary<string, string[]>();
         foreach (var mode in new[] { "lora", "qlora" })
         {
@@ -70,7 +70,7 @@ internal static class QloraBenchmark
         var mode = args[0];
         var basePath = args[1];
         var steps = int.Parse(args[2], CultureInfo.InvariantCulture);
-        var data = BenchModels.MoodData(basePath, 400);
+        var data = BenchModels.CorpusData(basePath);
         // Idle: TorchSharp loaded and one op run, no model yet.
         using (var warm = TorchSharp.torch.ones(8, 8)) warm.matmul(warm).Dispose();
         GC.Collect();
@@ -80,7 +80,7 @@ internal static class QloraBenchmark
         {
             Lora = new LoraOptions { Rank = 16, Alpha = 32, Dropout = 0 },
             Quantization = mode == "qlora" ? BaseQuantization.Nf4DoubleQuant : BaseQuantization.None,
-            MaxSteps = steps, BatchSize = 4, LearningRate = 2e-3, EvalEvery = 0, CheckpointEvery = 0, LogEvery = 10, Seed = 5,
+            MaxSteps = steps, BatchSize = 4, LearningRate = 1e-3, EvalEvery = 0, CheckpointEvery = 0, LogEvery = 10, Seed = 5,
         };
         long baseBytes;
         using (var model = LlamaForCausalLM.Load(basePath, new LlamaLoadOptions { Lora = options.Lora, Quantization = options.Quantization }))

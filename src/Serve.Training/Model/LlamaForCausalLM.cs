@@ -80,18 +80,24 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         var init = new Generator((ulong)options.Seed);
         var targets = options.Lora?.Targets ?? [];
 
+        // One scratch buffer for the largest matrix: loading never leaves a model's worth of managed garbage behind.
+        float[]? scratch = null;
         FrozenWeight Matrix(string name)
         {
             var info = file.GetTensor(name);
             if (info.Shape.Length != 2) throw new InvalidDataException($"tensor '{name}' is not a matrix");
             long inFeatures = info.Shape[0], outFeatures = info.Shape[1];
-            var values = file.ReadTensorAsFloat32(info);
-            return options.Quantization switch
+            if (options.Quantization == BaseQuantization.None)
             {
-                BaseQuantization.None => new DenseWeight(tensor(values, [outFeatures, inFeatures], device: device)),
-                BaseQuantization.Nf4 => Nf4Weight.Quantize(values, outFeatures, inFeatures, doubleQuant: false, device),
-                _ => Nf4Weight.Quantize(values, outFeatures, inFeatures, doubleQuant: true, device),
-            };
+                var dense = empty([outFeatures, inFeatures], ScalarType.Float32);
+                GgufTensorReader.ReadFloat32(file, info, dense);
+                return new DenseWeight(device.type == DeviceType.CPU ? dense : dense.to(device));
+            }
+            if (scratch is null || scratch.Length < info.ElementCount)
+                scratch = new float[file.Tensors.Where(t => t.Shape.Length == 2).Max(t => t.ElementCount)];
+            var values = scratch.AsSpan(0, (int)info.ElementCount);
+            GgufTensorReader.ReadFloat32(file, info, values);
+            return Nf4Weight.Quantize(values, outFeatures, inFeatures, options.Quantization == BaseQuantization.Nf4DoubleQuant, device);
         }
 
         RmsNorm Norm(string name)

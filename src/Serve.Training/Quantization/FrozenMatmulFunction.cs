@@ -15,6 +15,8 @@ internal sealed class FrozenMatmulFunction : autograd.SingleTensorFunction<Froze
         var x = (Tensor)vars[0];
         var weight = (FrozenWeight)vars[1];
         ctx.save_data("weight", weight);
+        // Without this the matmul would record its own graph node holding the dense weight until backward.
+        using var noGrad = no_grad();
         using var w = weight.Dense();
         return x.matmul(w.t());
     }
@@ -22,6 +24,7 @@ internal sealed class FrozenMatmulFunction : autograd.SingleTensorFunction<Froze
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         var weight = (FrozenWeight)ctx.get_data("weight");
+        using var noGrad = no_grad();
         using var w = weight.Dense();
         return [gradOutput.matmul(w), null!]; // one gradient per argument: none for the frozen weight
     }
