@@ -30,8 +30,7 @@ public static class AdminApi
             .WithSummary("Describes one adapter.");
 
         admin.MapPost("/adapters", RegisterAsync)
-            .Accepts<RegisterAdapterBody>("application/json")
-            .Accepts<IFormFile>("multipart/form-data")
+            .Accepts<RegisterAdapterBody>("application/json", "multipart/form-data")
             .Produces<AdapterView>(StatusCodes.Status201Created)
             .WithSummary("Registers an adapter: JSON {name, path, load} for a file on the server, or multipart/form-data with a 'name' field and a 'file' part.");
 
