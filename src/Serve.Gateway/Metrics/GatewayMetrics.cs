@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Prometheus;
 using Yarp.ReverseProxy;
 
@@ -19,7 +20,10 @@ public sealed class GatewayMetrics
     private long _homes;
     private long _keyed;
 
-    public GatewayMetrics(IProxyStateLookup proxyState)
+    // YARP's state is looked up at scrape time, not injected: the config manager behind IProxyStateLookup depends on
+    // the config filters, and the heartbeat filter depends (through discovery) on these metrics, a cycle that
+    // deadlocks the container when taken at construction.
+    public GatewayMetrics(IServiceProvider services)
     {
         Registry = Prometheus.Metrics.NewCustomRegistry();
         var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
@@ -34,7 +38,7 @@ public sealed class GatewayMetrics
         _discovered = factory.CreateGauge("serve_gateway_discovered_replicas", "Replicas listed by live Redis heartbeats at the last read.");
         Registry.AddBeforeCollectCallback(() =>
         {
-            foreach (var cluster in proxyState.GetClusters())
+            foreach (var cluster in services.GetRequiredService<IProxyStateLookup>().GetClusters())
             {
                 _replicas.WithLabels(cluster.ClusterId, "total").Set(cluster.Destinations.Count);
                 _replicas.WithLabels(cluster.ClusterId, "available").Set(cluster.DestinationsState?.AvailableDestinations.Count ?? 0);
