@@ -2,8 +2,8 @@ using System.Diagnostics;
 
 namespace Serve.Engine.Bench;
 
-/// <summary>Runs 8 concurrent greedy streams through the engine and measures aggregate output tok/s and TTFT.</summary>
-internal sealed class LoadRunner(InferenceEngine engine, int tokens)
+/// <summary>Runs concurrent greedy streams through a target and measures aggregate output tok/s and TTFT.</summary>
+internal sealed class LoadRunner(IStreamTarget target, int tokens)
 {
     private static readonly string[] Questions =
     [
@@ -14,31 +14,10 @@ internal sealed class LoadRunner(InferenceEngine engine, int tokens)
     public async Task<LoadResult> RunAsync(Func<int, string?> adapterFor, int streams)
     {
         var start = Stopwatch.GetTimestamp();
-        var results = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => Task.Run(() => StreamAsync(i, adapterFor(i), start))));
+        var results = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => Task.Run(() => target.StreamAsync(Questions[i % Questions.Length], adapterFor(i), tokens, start))));
         var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var ttft = results.Select(r => r.Ttft).Order().ToArray();
         return new LoadResult(results.Sum(r => r.Tokens) / elapsed, Percentile(ttft, 0.5), Percentile(ttft, 0.9));
-    }
-
-    private async Task<(int Tokens, double Ttft)> StreamAsync(int i, string? adapter, long start)
-    {
-        var request = new GenerationRequest
-        {
-            Messages = [new ChatMessage("user", Questions[i % Questions.Length])],
-            Adapters = adapter is null ? [] : [new AdapterWeight(adapter)],
-            MaxTokens = tokens,
-            IgnoreEos = true,
-            Sampling = new SamplingOptions { Temperature = 0 },
-        };
-        double ttft = -1;
-        var count = 0;
-        await foreach (var update in engine.GenerateAsync(request))
-        {
-            if (update is not GenerationDelta { TokenCount: > 0 } delta) continue;
-            if (ttft < 0) ttft = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            count += delta.TokenCount;
-        }
-        return (count, ttft);
     }
 
     private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];

@@ -3,8 +3,10 @@ using Serve.Engine;
 using Serve.Engine.Bench;
 using Serve.Models;
 
-// Engine benchmark for issue 3: 8 concurrent greedy streams on one adapter vs the same load spread over 4 adapters,
-// on one engine in one run. Usage: dotnet run -c Release --project benchmarks/Serve.Engine.Bench [-- --tokens N --rounds N]
+// Benchmark for issue 3, in one process and one run: (1) 8 concurrent greedy streams on one adapter vs the same load
+// spread over 4 adapters, on the engine; (2) the same single-adapter load through the HTTP server (SSE, loopback)
+// vs the engine driven directly. Usage:
+//   dotnet run -c Release --project benchmarks/Serve.Engine.Bench [-- --tokens N --rounds N --weights q8_0|f16]
 var tokens = ArgValue("--tokens", 64);
 var rounds = ArgValue("--rounds", 3);
 var weights = ArgString("--weights", "q8_0") switch
@@ -36,7 +38,7 @@ using var engine = InferenceEngine.Start(new EngineOptions
 {
     ModelPath = model, AdaptersDirectory = adapters, MaxSequences = 8, ContextPerSequence = 1024, PrefixCache = false,
 });
-var runner = new LoadRunner(engine, tokens);
+var runner = new LoadRunner(new EngineTarget(engine), tokens);
 await runner.RunAsync(_ => "adapter0", 1); // warm-up: loads adapters, first graph
 
 // Rounds interleave the three loads so a noisy neighbour hits all of them alike; the best round of each counts.
@@ -55,6 +57,42 @@ foreach (var (name, r) in new[] { ("base model, 8 streams", baseOnly!), ("1 adap
 Console.WriteLine();
 Console.WriteLine($"mixed/single throughput: {mixed!.TokensPerSecond / single!.TokensPerSecond:F3}x (target >= 0.9)");
 Console.WriteLine($"mixed/single TTFT p50:   {mixed.TtftP50 / single.TtftP50:F3}x (target <= 2)");
+
+// (2) The server over loopback HTTP vs the engine in process, same model, same options, rounds interleaved.
+var port = FreePort();
+await using var server = Serve.Server.Hosting.ServeApplication.Build(
+[
+    "--model", model, "--adapters", adapters, "--urls", $"http://127.0.0.1:{port}",
+    "--Serve:Engine:MaxSequences=8", "--Serve:Engine:ContextPerSequence=1024", "--Serve:Engine:PrefixCache=false",
+    "--Logging:LogLevel:Default=Warning",
+]);
+await server.StartAsync();
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+var viaHttp = new LoadRunner(new HttpTarget(http, Path.GetFileNameWithoutExtension(model)), tokens);
+await viaHttp.RunAsync(_ => "adapter0", 8); // warm-up
+LoadResult? direct = null, served = null;
+for (var r = 0; r < rounds; r++)
+{
+    direct = LoadResult.Best(direct, await runner.RunAsync(_ => "adapter0", 8));
+    served = LoadResult.Best(served, await viaHttp.RunAsync(_ => "adapter0", 8));
+}
+await server.StopAsync();
+Console.WriteLine();
+Console.WriteLine("| 1 adapter, 8 streams | output tok/s | TTFT p50 ms | TTFT p90 ms |");
+Console.WriteLine("|---|---:|---:|---:|");
+Console.WriteLine($"| engine in process | {direct!.TokensPerSecond:F1} | {direct.TtftP50 * 1000:F1} | {direct.TtftP90 * 1000:F1} |");
+Console.WriteLine($"| server, HTTP + SSE | {served!.TokensPerSecond:F1} | {served.TtftP50 * 1000:F1} | {served.TtftP90 * 1000:F1} |");
+Console.WriteLine();
+Console.WriteLine($"server/engine throughput: {served.TokensPerSecond / direct.TokensPerSecond:F3}x (target >= 0.95)");
+
+static int FreePort()
+{
+    var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+    listener.Start();
+    var p = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    listener.Stop();
+    return p;
+}
 
 static string ArgString(string name, string fallback)
 {

@@ -40,12 +40,16 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var y = _base.Project(x);
-        if (lora_A is null || lora_B is null) return y;
+        if (lora_A is null || lora_B is null) return _base.Project(x);
         using var scope = NewDisposeScope();
-        var input = _dropout > 0 && training ? nn.functional.dropout(x, _dropout, training: true) : x;
-        var update = input.matmul(lora_A.t()).matmul(lora_B.t()) * _scale;
-        return (y + update).MoveToOuterDisposeScope();
+        var shape = x.shape;
+        var flat = x.reshape(-1, shape[^1]);
+        var y = _base.Project(flat);
+        var input = _dropout > 0 && training ? nn.functional.dropout(flat, _dropout, training: true) : flat;
+        // Scale the thin [tokens, rank] product, and let the second GEMM accumulate into y: no full-size extra passes.
+        var low = input.matmul(lora_A.t()).mul_(_scale);
+        var output = addmm(y, low, lora_B.t(), beta: 1, alpha: 1);
+        return output.view([.. shape[..^1], output.shape[1]]).MoveToOuterDisposeScope();
     }
 
     protected override void Dispose(bool disposing)
