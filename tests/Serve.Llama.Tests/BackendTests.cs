@@ -87,6 +87,26 @@ public sealed class BackendTests
     }
 
     [Fact]
+    public void Locator_CudaPackageNames_AreFoundAndPreferredOnlyWhenTheCpuNamesAreAbsent()
+    {
+        // The CUDA npm package ships libllama.cuda.v0.5.0.so / libggml.cuda.v0.5.0.so beside libggml-base.so.
+        var dir = Directory.CreateTempSubdirectory("serve-cuda-names-").FullName;
+        try
+        {
+            foreach (var name in new[] { "libllama.cuda.v0.5.0.so", "libggml.cuda.v0.5.0.so", "libggml-base.so" }) File.WriteAllBytes(Path.Combine(dir, name), []);
+            Assert.Equal(Path.GetFullPath(dir), LlamaLibraryLocator.Find(dir, null, AppContext.BaseDirectory));
+            Assert.Equal(Path.Combine(dir, "libllama.cuda.v0.5.0.so"), LlamaLibraryLocator.FileIn(dir, NativeApi.Llama));
+            Assert.Equal(Path.Combine(dir, "libggml.cuda.v0.5.0.so"), LlamaLibraryLocator.FileIn(dir, NativeApi.Ggml));
+            File.WriteAllBytes(Path.Combine(dir, "libllama.v0.5.0.so"), []);
+            Assert.Equal(Path.Combine(dir, "libllama.v0.5.0.so"), LlamaLibraryLocator.FileIn(dir, NativeApi.Llama));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Configure_AfterLoadWithOtherDirectory_Throws()
     {
         LlamaBackend.Initialize();

@@ -59,13 +59,15 @@ public static class LlamaLibrary
 
     private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
     {
-        if (!LlamaLibraryLocator.FileNames.TryGetValue(libraryName, out var fileName)) return nint.Zero;
+        if (!LlamaLibraryLocator.FileNames.ContainsKey(libraryName)) return nint.Zero;
         var directory = Directory;
         lock (Gate)
         {
             if (Loaded.TryGetValue(libraryName, out var existing)) return existing;
+            var path = LlamaLibraryLocator.FileIn(directory, libraryName)
+                ?? throw new DllNotFoundException($"{string.Join(" or ", LlamaLibraryLocator.FileNames[libraryName])} is not in {directory}");
             // Absolute path: the libraries' RUNPATH is $ORIGIN, so their own dependencies load from the same place.
-            var handle = NativeLibrary.Load(Path.Combine(directory, fileName));
+            var handle = NativeLibrary.Load(path);
             Loaded[libraryName] = handle;
             return handle;
         }

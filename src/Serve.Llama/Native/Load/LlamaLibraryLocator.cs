@@ -9,17 +9,27 @@ namespace Serve.Llama.Native.Load;
 internal static class LlamaLibraryLocator
 {
     internal const string EnvironmentVariable = "SERVE_LLAMA_LIB_DIR";
-    internal const string MarkerFile = "libllama.v0.5.0.so";
+    internal const string MarkerFile = "libllama.v0.5.0.so (or libllama.cuda.v0.5.0.so)";
     internal static readonly string NpmRelativePath =
         Path.Combine("native", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64");
 
-    /// <summary>Native library names used in [LibraryImport] mapped to the shipped file names.</summary>
-    internal static readonly IReadOnlyDictionary<string, string> FileNames = new Dictionary<string, string>
+    /// <summary>
+    /// Native library names used in [LibraryImport] mapped to the shipped file names, CPU build first. The CUDA
+    /// package (@node-llama-cpp/linux-x64-cuda) names its two main libraries libllama.cuda.v0.5.0.so and
+    /// libggml.cuda.v0.5.0.so; libggml-base.so is the same name in both.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string[]> FileNames = new Dictionary<string, string[]>
     {
-        [NativeApi.Llama] = "libllama.v0.5.0.so",
-        [NativeApi.Ggml] = "libggml.v0.5.0.so",
-        [NativeApi.GgmlBase] = "libggml-base.so",
+        [NativeApi.Llama] = ["libllama.v0.5.0.so", "libllama.cuda.v0.5.0.so"],
+        [NativeApi.Ggml] = ["libggml.v0.5.0.so", "libggml.cuda.v0.5.0.so"],
+        [NativeApi.GgmlBase] = ["libggml-base.so"],
     };
+
+    /// <summary>The file of <paramref name="libraryName"/> in <paramref name="directory"/>, or null when none of its names is there.</summary>
+    internal static string? FileIn(string directory, string libraryName) =>
+        FileNames.TryGetValue(libraryName, out var names)
+            ? names.Select(n => Path.Combine(directory, n)).FirstOrDefault(File.Exists)
+            : null;
 
     internal static string Find(string? explicitDirectory, string? environmentDirectory, string baseDirectory)
     {
@@ -49,5 +59,5 @@ internal static class LlamaLibraryLocator
         throw new LlamaLibraryNotFoundException(tried);
     }
 
-    private static bool HasLibraries(string directory) => File.Exists(Path.Combine(directory, MarkerFile));
+    private static bool HasLibraries(string directory) => FileIn(directory, NativeApi.Llama) is not null;
 }
