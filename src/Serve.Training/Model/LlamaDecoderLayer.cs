@@ -23,6 +23,9 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor>
 
     public int Index { get; }
 
+    public RmsNorm AttentionNorm => input_layernorm;
+    public RmsNorm FeedForwardNorm => post_attention_layernorm;
+
     public IEnumerable<(string Target, LoraLinear Linear)> Projections => self_attn.Projections.Concat(mlp.Projections);
 
     public override Tensor forward(Tensor x)

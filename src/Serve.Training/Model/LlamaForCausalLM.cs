@@ -53,6 +53,31 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     /// <summary>A then B of every adapted projection, in <see cref="LoraLinears"/> order.</summary>
     public IReadOnlyList<Parameter> LoraParameters() => [.. LoraLinears().SelectMany(p => new[] { p.Linear.A, p.Linear.B })];
 
+    /// <summary>
+    /// Every base weight under its GGUF tensor name, as the stored float32 tensor ([out, in] for matrices, the same
+    /// bytes as ggml's [in, out]): what full-parameter training updates and what it writes back. Dense bases only.
+    /// </summary>
+    public IReadOnlyList<(string Name, Tensor Weight)> BaseTensors()
+    {
+        static Tensor DenseOf(FrozenWeight w, string name) => w.IsQuantized
+            ? throw new InvalidOperationException($"'{name}' is quantised; base training needs a dense (unquantised) load")
+            : w.Dense();
+        var result = new List<(string, Tensor)> { ("token_embd.weight", DenseOf(_tokenEmbedding, "token_embd.weight")) };
+        result.Add(("output_norm.weight", norm.Weight));
+        if (!ReferenceEquals(_output, _tokenEmbedding)) result.Add(("output.weight", DenseOf(_output, "output.weight")));
+        foreach (var layer in layers)
+        {
+            result.Add(($"blk.{layer.Index}.attn_norm.weight", layer.AttentionNorm.Weight));
+            result.Add(($"blk.{layer.Index}.ffn_norm.weight", layer.FeedForwardNorm.Weight));
+            foreach (var (target, linear) in layer.Projections)
+            {
+                var name = $"blk.{layer.Index}.{LoraTarget.GgufName(target)}.weight";
+                result.Add((name, DenseOf(linear.Base, name)));
+            }
+        }
+        return result;
+    }
+
     /// <summary>input ids [batch, seq] (int64) to logits [batch, seq, vocab].</summary>
     public override Tensor forward(Tensor inputIds)
     {

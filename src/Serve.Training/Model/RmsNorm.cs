@@ -16,6 +16,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         register_buffer(nameof(weight), weight);
     }
 
+    /// <summary>The norm's scale vector (the stored tensor itself; base-model training makes it trainable).</summary>
+    public Tensor Weight => weight;
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -4,17 +4,17 @@ using static TorchSharp.torch;
 namespace Serve.Training.Training;
 
 /// <summary>
-/// AdamW (decoupled weight decay) over the LoRA parameters. Written out rather than taken from torch.optim so its
+/// AdamW (decoupled weight decay) over the trained tensors (LoRA factors, or every weight in base training). Written out rather than taken from torch.optim so its
 /// whole state (step, first and second moments) is plain tensors a checkpoint stores and restores exactly.
 /// </summary>
 public sealed class AdamW : IDisposable
 {
-    private readonly IReadOnlyList<Parameter> _parameters;
+    private readonly IReadOnlyList<Tensor> _parameters;
     private readonly Tensor[] _m;
     private readonly Tensor[] _v;
     private readonly double _beta1, _beta2, _eps, _weightDecay;
 
-    public AdamW(IReadOnlyList<Parameter> parameters, double beta1, double beta2, double eps, double weightDecay)
+    public AdamW(IReadOnlyList<Tensor> parameters, double beta1, double beta2, double eps, double weightDecay)
     {
         _parameters = parameters;
         _m = [.. parameters.Select(p => zeros_like(p).requires_grad_(false))];

@@ -35,8 +35,18 @@ public static class TrainingSession
         return data;
     }
 
+    /// <summary>
+    /// SHA-256 of one file (the plain file hash, which is what the server compares an adapter's base hash with), or of
+    /// several files' hashes in order.
+    /// </summary>
     public static string Sha256(params string?[] paths)
     {
+        var files = paths.OfType<string>().ToArray();
+        if (files.Length == 1)
+        {
+            using var single = File.OpenRead(files[0]);
+            return Convert.ToHexStringLower(SHA256.HashData(single));
+        }
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var path in paths)
         {
