@@ -58,7 +58,7 @@ public sealed class HostingTests(ServerFixture fixture)
         var app = ServeApplication.Build(["--urls", "http://127.0.0.1:0", "--model", Path.Combine(fixture.Directory, "missing.gguf")]);
         await using var _ = app;
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
-        Assert.Contains("make-model --out models/base.gguf", e.Message);
+        Assert.Contains("scripts/make-models", e.Message);
         Assert.Contains("missing.gguf", e.Message);
     }
 

@@ -19,6 +19,8 @@ internal sealed class EngineSettingsValidation(IHostEnvironment environment) : I
             return;
         }
         options.Model = DefaultModelLocator.Find([environment.ContentRootPath, AppContext.BaseDirectory, Directory.GetCurrentDirectory()], out _looked);
+        // The default model comes with its demo adapters unless an adapters directory was given.
+        if (options.Model is not null && string.IsNullOrWhiteSpace(options.Adapters)) options.Adapters = DefaultModelLocator.AdaptersBeside(options.Model);
     }
 
     public ValidateOptionsResult Validate(string? name, EngineSettings options)
