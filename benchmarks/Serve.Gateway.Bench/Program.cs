@@ -47,6 +47,8 @@ await using var replica = ServeApplication.Build(
     "--model", model, "--adapters", adapters, "--urls", $"http://127.0.0.1:{replicaPort}", "--contentRoot", root,
     $"--Serve:Engine:MaxSequences={Math.Max(8, streams)}", "--Serve:Engine:ContextPerSequence=512", "--Serve:Engine:PrefixCache=false",
     $"--Serve:Engine:Threads={threads}", "--Logging:LogLevel:Default=Warning",
+    // The repeated greedy requests must reach the engine, not the response cache (where the server has one).
+    "--Serve:Cache:Enabled=false",
 ]);
 await replica.StartAsync();
 await WaitReadyAsync(new Uri($"http://127.0.0.1:{replicaPort}"));

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Serve.Cluster;
 using Serve.Gateway.Hosting;
@@ -8,9 +9,10 @@ namespace Serve.Gateway.Tests.Deployment;
 
 /// <summary>
 /// Checks environment variables from the deployment files against the code's options: each name becomes its
-/// configuration key (__ → :), is bound into the real options type of its section with unknown keys an error,
-/// and the result passes that type's data-annotation validation. ReverseProxy keys are YARP's (checked by loading
-/// them into a gateway); a few names are for the platform, not for configuration.
+/// configuration key (__ → :), goes to the options type of the server, cluster or gateway that owns it (a type
+/// with a <c>Section</c> constant and a property of that name), is bound into that real type with unknown keys an
+/// error, and the result passes the type's data-annotation validation. ReverseProxy keys are YARP's (checked by
+/// loading them into a gateway); a few names are for the platform, not for configuration.
 /// </summary>
 public static class ConfigurationKeys
 {
@@ -21,19 +23,20 @@ public static class ConfigurationKeys
     };
 
     /// <summary>
-    /// Serve:Redis, the replica's shared-state connection, is being added to ServerOptions by the Redis wiring of
-    /// the server; until ServerOptions has it, it is the one key accepted without a property to bind to.
+    /// Serve:Redis, the replica's shared-state connection, comes with the server's Redis wiring (another branch);
+    /// until an options type of section "Serve" has a Redis property, it is the one key accepted unbound.
     /// </summary>
     public const string PendingServerRedisKey = "Serve:Redis";
 
-    private static readonly (string Section, Type Type)[] Sections =
-    [
-        // Longest first: a key belongs to the most specific section.
-        (EngineSettings.Section, typeof(EngineSettings)),
-        (ClusterOptions.Section, typeof(ClusterOptions)),
-        (GatewayOptions.Section, typeof(GatewayOptions)),
-        (ServerOptions.Section, typeof(ServerOptions)),
-    ];
+    /// <summary>Every options type of the server, cluster and gateway assemblies: public, with a const Section.</summary>
+    private static readonly (string Section, Type Type)[] OptionTypes =
+        [.. new[] { typeof(ServerOptions).Assembly, typeof(ClusterOptions).Assembly, typeof(GatewayOptions).Assembly }
+            .SelectMany(a => a.GetExportedTypes())
+            .Select(t => (Field: t.GetField("Section", BindingFlags.Public | BindingFlags.Static), Type: t))
+            .Where(x => x.Field is { IsLiteral: true } && x.Field.FieldType == typeof(string) && x.Type.GetConstructor(Type.EmptyTypes) is not null)
+            .Select(x => ((string)x.Field!.GetRawConstantValue()!, x.Type))
+            // Longest first: a key belongs to the most specific section.
+            .OrderByDescending(x => x.Item1.Length)];
 
     public static string KeyOf(string environmentVariable) => environmentVariable.Replace("__", ":", StringComparison.Ordinal);
 
@@ -42,7 +45,7 @@ public static class ConfigurationKeys
     {
         var problems = new List<string>();
         proxyKeys = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        var bySection = Sections.ToDictionary(s => s.Section, _ => new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase));
+        var byType = new Dictionary<(string Section, Type Type), Dictionary<string, string?>>();
         foreach (var (name, value) in environment)
         {
             if (PlatformVariables.Contains(name)) continue;
@@ -52,27 +55,29 @@ public static class ConfigurationKeys
                 proxyKeys[key] = value;
                 continue;
             }
-            if (key.Equals(PendingServerRedisKey, StringComparison.OrdinalIgnoreCase) && typeof(ServerOptions).GetProperty("Redis") is null) continue;
-            var section = Sections.FirstOrDefault(s => key.StartsWith(s.Section + ":", StringComparison.OrdinalIgnoreCase));
-            if (section.Type is null)
+            var section = OptionTypes.Select(o => o.Section).FirstOrDefault(s => key.StartsWith(s + ":", StringComparison.OrdinalIgnoreCase));
+            var property = section is null ? null : key[(section.Length + 1)..].Split(':')[0];
+            var owner = OptionTypes.FirstOrDefault(o => o.Section == section
+                && o.Type.GetProperty(property!, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase) is not null);
+            if (owner.Type is null)
             {
-                problems.Add($"{name}: {key} is in no options section the code binds");
+                if (key.Equals(PendingServerRedisKey, StringComparison.OrdinalIgnoreCase)) continue;
+                problems.Add($"{name}: no options type binds {key}");
                 continue;
             }
-            bySection[section.Section][key] = value;
+            if (!byType.TryGetValue(owner, out var values)) byType[owner] = values = new(StringComparer.OrdinalIgnoreCase);
+            values[key] = value;
         }
 
-        foreach (var (section, type) in Sections)
+        foreach (var ((section, type), values) in byType)
         {
-            var values = bySection[section];
-            if (values.Count == 0) continue;
             var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
             try
             {
                 var bound = configuration.GetSection(section).Get(type, o => o.ErrorOnUnknownConfiguration = true) ?? Activator.CreateInstance(type)!;
                 var results = new List<ValidationResult>();
                 if (!Validator.TryValidateObject(bound, new ValidationContext(bound), results, validateAllProperties: true))
-                    problems.AddRange(results.Select(r => $"{section}: {r.ErrorMessage}"));
+                    problems.AddRange(results.Select(r => $"{section} ({type.Name}): {r.ErrorMessage}"));
             }
             catch (InvalidOperationException e)
             {
@@ -81,4 +86,7 @@ public static class ConfigurationKeys
         }
         return problems;
     }
+
+    /// <summary>The options types found, for a test that the scan sees the ones the deployment files use.</summary>
+    public static IEnumerable<Type> Types => OptionTypes.Select(o => o.Type);
 }

@@ -40,6 +40,19 @@ public sealed class DeploymentFilesTests
     }
 
     [Fact]
+    public void ConfigurationKeys_SeeTheOptionsTypes_AndRejectUnknownOrInvalidKeys()
+    {
+        Assert.Superset(new HashSet<Type> { typeof(ServerOptions), typeof(EngineSettings), typeof(Serve.Cluster.ClusterOptions), typeof(GatewayOptions) },
+            ConfigurationKeys.Types.ToHashSet());
+        Assert.Empty(ConfigurationKeys.Check(new Dictionary<string, string> { ["Gateway__Affinity__LoadFactor"] = "0.5", ["Serve__Engine__Threads"] = "4" }, out _));
+        Assert.Single(ConfigurationKeys.Check(new Dictionary<string, string> { ["Serve__Engine__Modle"] = "/models/base.gguf" }, out _));
+        Assert.Single(ConfigurationKeys.Check(new Dictionary<string, string> { ["Gateway__Affinity__LoadFactr"] = "0.5" }, out _));
+        Assert.Single(ConfigurationKeys.Check(new Dictionary<string, string> { ["Serve__Engine__Threads"] = "0" }, out _)); // [Range(1, 1024)]
+        Assert.Single(ConfigurationKeys.Check(new Dictionary<string, string> { ["Gateway__MaxConnectAttempts"] = "many" }, out _));
+        Assert.Single(ConfigurationKeys.Check(new Dictionary<string, string> { ["Nowhere__Redis"] = "redis:6379" }, out _));
+    }
+
+    [Fact]
     public void Dockerfile_EachTargetPublishesItsProject_ListensWhereItExposes_AndBindsItsVariables()
     {
         Assert.Equal("server", Stages.Value[^1].Name); // the default target of a plain `docker build .`
