@@ -67,7 +67,7 @@ ENTRYPOINT ["/app/serve"]
 FROM ${CUDA_RUNTIME} AS server-cuda
 # What runtime-deps would bring for a self-contained .NET app, and its non-root user (uid 1654, as APP_UID there).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libicu74 tzdata \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates libicu74 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 1654 --user-group --no-create-home --shell /usr/sbin/nologin app
 WORKDIR /app

@@ -1,7 +1,12 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
 using System.Globalization;
+using System.Text;
 using System.Text.RegularExpressions;
 using Serve.Gateway.LoadBalancing;
 using Serve.Gateway.Tests.Infrastructure;
+using OpenAI;
+using OpenAI.Chat;
 using Xunit.Abstractions;
 
 namespace Serve.Gateway.Tests.EndToEnd;
@@ -17,7 +22,7 @@ public sealed partial class ReplicaProcessTests(ModelFiles files, ITestOutputHel
     private static readonly TimeSpan LoadLimit = TimeSpan.FromSeconds(90);
 
     [Fact]
-    public async Task SteadyLoad_EachAdapterLandsOnItsHomeReplica_AndMetricsCountEveryRequest()
+    public async Task SteadyLoad_EachAdapterLandsOnItsHomeReplica_MetricsCountEveryRequest_AndStreamsPassThrough()
     {
         await using var cluster = await LoopbackCluster.StartAsync(files);
         var ids = cluster.ReplicaIds;
@@ -40,6 +45,22 @@ public sealed partial class ReplicaProcessTests(ModelFiles files, ITestOutputHel
         var routed = RoutedByReplica(await http.GetStringAsync("/metrics"));
         foreach (var id in ids)
             Assert.Equal(outcomes.Count(o => o.Replica == id), routed.GetValueOrDefault(id));
+
+        // A stream passes through the gateway event by event: the same greedy text as the whole answer.
+        var chat = new ChatClient("a", new ApiKeyCredential("sk-unused"),
+            new OpenAIClientOptions { Endpoint = new Uri(cluster.Gateway.Address, "v1"), RetryPolicy = new ClientRetryPolicy(maxRetries: 0) });
+        var greedy = new ChatCompletionOptions { MaxOutputTokenCount = 16, Temperature = 0f };
+        List<ChatMessage> messages = [new UserChatMessage("Describe the river.")];
+        ChatCompletion whole = await chat.CompleteChatAsync(messages, greedy);
+        var streamed = new StringBuilder();
+        var updates = 0;
+        await foreach (var update in chat.CompleteChatStreamingAsync(messages, greedy))
+        {
+            updates++;
+            foreach (var part in update.ContentUpdate) streamed.Append(part.Text);
+        }
+        Assert.Equal(whole.Content[0].Text, streamed.ToString());
+        Assert.True(updates > 2, $"{updates} stream updates");
     }
 
     [Fact]
