@@ -44,6 +44,8 @@ public sealed class AppProcess : IAsyncDisposable
         process.OutputDataReceived += (_, e) => app.Keep(e.Data);
         process.ErrorDataReceived += (_, e) => app.Keep(e.Data);
         process.Start();
+        // Should a test leave without disposing it, the child still ends with the test host.
+        AppDomain.CurrentDomain.ProcessExit += app.KillOnExit;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         try
@@ -73,12 +75,25 @@ public sealed class AppProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
             await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
         _process.Dispose();
+    }
+
+    private void KillOnExit(object? sender, EventArgs e)
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone or never started.
+        }
     }
 
     private void Keep(string? line)
