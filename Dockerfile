@@ -1,29 +1,94 @@
 # syntax=docker/dockerfile:1
-# Multi-stage image for Serve. The llama.cpp shared libraries come from npm (native/package-lock.json);
-# the build stage needs node/npm because Serve.Llama's build runs `npm ci` when they are missing.
+# Images for Serve, one file, one target per image (build from the repository root):
 #
-#   docker build -t serve:cpu .
-#   docker build -t serve:cuda --build-arg LLAMA_NPM_PACKAGE=@node-llama-cpp/linux-x64-cuda --build-arg RUNTIME_BASE=nvidia/cuda:12.8.1-runtime-ubuntu24.04 .
+#   docker build --target server      -t serve-server:cpu  .   # a replica (Serve.Server), llama.cpp CPU build
+#   docker build --target server-cuda -t serve-server:cuda .   # a replica on NVIDIA GPUs, llama.cpp CUDA 13 build
+#   docker build --target gateway     -t serve-gateway     .   # the YARP gateway (Serve.Gateway), no llama.cpp
+#   docker build --target cli         -t serve-cli         .   # the `serve` command (train, export, make-model)
 #
-# The runtime image reads SERVE_LLAMA_LIB_DIR to find the libraries; the CUDA variant swaps the npm package.
-# (No Docker engine runs on the development machines; this file is kept exact but is not built in CI.)
+# Every server and gateway listens on 8080 (ASPNETCORE_HTTP_PORTS). A replica reads its base model from
+# /models/base.gguf and its adapters from /models/adapters/ (Serve__Engine__Model, Serve__Engine__Adapters): mount
+# them. deploy/compose.yaml and deploy/k8s/ use these targets; tests/Serve.Gateway.Tests/Deployment checks that the
+# ports, paths, names and environment variables here match the code. No Docker engine runs on the development
+# machines, so this file is kept exact but is not built in CI.
 
-# Published self-contained so the runtime base can be a plain distro or a CUDA image.
-ARG RUNTIME_BASE=mcr.microsoft.com/dotnet/runtime-deps:10.0
+ARG CUDA_RUNTIME=nvidia/cuda:13.0.0-runtime-ubuntu24.04
 
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+# llama.cpp's prebuilt shared libraries come from npm, as in the normal build (native/package-lock.json).
+FROM node:20-bookworm-slim AS llama-cpu
+WORKDIR /native
+COPY native/package.json native/package-lock.json native/.npmrc ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
+# The CUDA build of the same llama.cpp release. Its two main libraries are named libllama.cuda.v0.5.0.so and
+# libggml.cuda.v0.5.0.so; Serve.Llama loads libllama.v0.5.0.so and libggml.v0.5.0.so, so those names link to them
+# (links, not copies: one file, so the dynamic loader maps one ggml, not two). libggml-cuda.so needs
+# libcudart.so.13 and libcublas.so.13 from the CUDA runtime image, and the driver's libcuda.so.1.
+FROM node:20-bookworm-slim AS llama-cuda
+WORKDIR /native
+COPY native/.npmrc ./
+RUN npm install --ignore-scripts --no-audit --no-fund --no-save @node-llama-cpp/linux-x64-cuda@3.22.1 \
+ && mkdir /llama-cuda \
+ && cp node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda/*.so /llama-cuda/ \
+ && ln -s libllama.cuda.v0.5.0.so /llama-cuda/libllama.v0.5.0.so \
+ && ln -s libggml.cuda.v0.5.0.so /llama-cuda/libggml.v0.5.0.so
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS source
 WORKDIR /src
-COPY native/package.json native/package-lock.json native/.npmrc native/
-RUN cd native && npm ci --ignore-scripts
-ARG LLAMA_NPM_PACKAGE=""
-RUN if [ -n "$LLAMA_NPM_PACKAGE" ]; then cd native && npm install --no-save --ignore-scripts "$LLAMA_NPM_PACKAGE@3.22.1"; fi
 COPY . .
-RUN dotnet publish src/Serve.Cli -c Release -r linux-x64 --self-contained -o /app
-RUN mkdir -p /app/llama && cp native/node_modules/@node-llama-cpp/linux-x64*/bins/linux-x64*/*.so /app/llama/
 
-FROM ${RUNTIME_BASE} AS runtime
+# Self-contained, so the runtime base can be runtime-deps or a CUDA image without .NET.
+FROM source AS publish-gateway
+RUN dotnet publish src/Serve.Gateway -c Release -r linux-x64 --self-contained -o /out
+
+# Serve.Llama's build finds the libraries already installed and copies them to /out/llama/.
+FROM source AS publish-server
+COPY --from=llama-cpu /native/node_modules native/node_modules
+RUN dotnet publish src/Serve.Server -c Release -r linux-x64 --self-contained -o /out
+
+FROM source AS publish-cli
+COPY --from=llama-cpu /native/node_modules native/node_modules
+RUN dotnet publish src/Serve.Cli -c Release -r linux-x64 --self-contained -o /out
+
+FROM mcr.microsoft.com/dotnet/runtime-deps:10.0 AS gateway
 WORKDIR /app
-COPY --from=build /app /app
-ENV SERVE_LLAMA_LIB_DIR=/app/llama
+COPY --from=publish-gateway /out /app
+ENV ASPNETCORE_HTTP_PORTS=8080
+EXPOSE 8080
+USER $APP_UID
+ENTRYPOINT ["/app/Serve.Gateway"]
+
+FROM mcr.microsoft.com/dotnet/runtime-deps:10.0 AS cli
+WORKDIR /app
+COPY --from=publish-cli /out /app
+USER $APP_UID
 ENTRYPOINT ["/app/serve"]
+
+FROM ${CUDA_RUNTIME} AS server-cuda
+# What runtime-deps would bring for a self-contained .NET app, and its non-root user (uid 1654, as APP_UID there).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates libicu74 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 1654 --user-group --no-create-home --shell /usr/sbin/nologin app
+WORKDIR /app
+COPY --from=publish-server /out /app
+COPY --from=llama-cuda /llama-cuda /app/llama-cuda
+ENV ASPNETCORE_HTTP_PORTS=8080 \
+    SERVE_LLAMA_LIB_DIR=/app/llama-cuda \
+    Serve__Engine__Model=/models/base.gguf \
+    Serve__Engine__Adapters=/models/adapters
+EXPOSE 8080
+USER 1654
+ENTRYPOINT ["/app/Serve.Server"]
+
+# Last, so a plain `docker build .` gives the CPU replica.
+FROM mcr.microsoft.com/dotnet/runtime-deps:10.0 AS server
+WORKDIR /app
+COPY --from=publish-server /out /app
+ENV ASPNETCORE_HTTP_PORTS=8080 \
+    SERVE_LLAMA_LIB_DIR=/app/llama \
+    Serve__Engine__Model=/models/base.gguf \
+    Serve__Engine__Adapters=/models/adapters
+EXPOSE 8080
+USER $APP_UID
+ENTRYPOINT ["/app/Serve.Server"]

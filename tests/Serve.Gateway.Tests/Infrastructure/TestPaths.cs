@@ -6,6 +6,7 @@ namespace Serve.Gateway.Tests.Infrastructure;
 internal static class TestPaths
 {
     public static string ServerDll => Metadata("ServeServerDll");
+    public static string GatewayDll => Metadata("ServeGatewayDll");
     public static string RepositoryRoot => Metadata("RepositoryRoot");
 
     private static string Metadata(string key) =>
