@@ -203,6 +203,21 @@ public sealed class ReplicaTests(ReplicaFixture fx) : IClassFixture<ReplicaFixtu
     }
 
     [Fact]
+    public async Task BothReplicas_RegisterForTheGateway_InTheSharedRedis()
+    {
+        // Serve:Cluster:Redis defaults to Serve:Redis: the heartbeat lands where the gateway's discovery reads.
+        await using var redis = await fx.ConnectAsync();
+        var db = redis.GetDatabase();
+        foreach (var replica in new[] { fx.A, fx.B })
+        {
+            await WaitFor(async () => (await db.StringGetAsync($"serve:replicas:{replica.Name}")).HasValue, TimeSpan.FromSeconds(10), replica.Name + " registered");
+            using var record = JsonDocument.Parse((string)(await db.StringGetAsync($"serve:replicas:{replica.Name}"))!);
+            Assert.Equal(replica.Address.ToString().TrimEnd('/'), record.RootElement.GetProperty("url").GetString());
+            Assert.NotNull(await db.SortedSetScoreAsync("serve:replicas", replica.Name));
+        }
+    }
+
+    [Fact]
     public async Task BadDataInRedis_IsRejectedWithALogLine_ReplicasKeepServing()
     {
         await using var redis = await fx.ConnectAsync();
