@@ -32,17 +32,8 @@ public sealed class ReplicaFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Redis = new RedisServer();
-        var settings = new Dictionary<string, string>
-        {
-            ["Serve:Redis"] = Redis.ConnectionString,
-            ["Serve:ApiKeys:0"] = ApiKey,
-            ["Serve:ApiKeys:1"] = LimitedKey,
-            ["Serve:Quotas:0:ApiKey"] = LimitedKey,
-            ["Serve:Quotas:0:RequestsPerMinute"] = LimitedRequestsPerMinute.ToString(),
-            ["Serve:RegistryResyncInterval"] = "00:00:02",
-        };
-        var a = ServerProcess.StartAsync("replica-a", ModelPath, Path.Combine(Directory, "adapters-a"), settings);
-        var b = ServerProcess.StartAsync("replica-b", ModelPath, Path.Combine(Directory, "adapters-b"), settings);
+        var a = ServerProcess.StartAsync("replica-a", ModelPath, Path.Combine(Directory, "adapters-a"), Settings);
+        var b = ServerProcess.StartAsync("replica-b", ModelPath, Path.Combine(Directory, "adapters-b"), Settings);
         try
         {
             A = await a;
@@ -52,6 +43,17 @@ public sealed class ReplicaFixture : IAsyncLifetime
             B = await b;
         }
     }
+
+    /// <summary>The settings every replica of this fixture runs with.</summary>
+    public Dictionary<string, string> Settings => new()
+    {
+        ["Serve:Redis"] = Redis.ConnectionString,
+        ["Serve:ApiKeys:0"] = ApiKey,
+        ["Serve:ApiKeys:1"] = LimitedKey,
+        ["Serve:Quotas:0:ApiKey"] = LimitedKey,
+        ["Serve:Quotas:0:RequestsPerMinute"] = LimitedRequestsPerMinute.ToString(),
+        ["Serve:RegistryResyncInterval"] = "00:00:02",
+    };
 
     /// <summary>A direct client of the test's Redis, to plant bad data.</summary>
     public Task<ConnectionMultiplexer> ConnectAsync() => ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);

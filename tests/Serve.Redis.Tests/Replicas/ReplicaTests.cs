@@ -11,7 +11,7 @@ namespace Serve.Redis.Tests.Replicas;
 /// identical hits across replicas, republish misses), publish on A serving on B, a rate limit across both, Redis
 /// killed mid-load, and bad data in Redis. Tests of this class run one after another over the same replicas.
 /// </summary>
-public sealed class ReplicaTests(ReplicaFixture fx) : IClassFixture<ReplicaFixture>
+public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<ReplicaFixture>
 {
     private static string Chat(string model, string user, int maxTokens = 6, string extra = "") =>
         $$"""{"model":"{{model}}","messages":[{"role":"user","content":{{JsonSerializer.Serialize(user)}}}],"max_tokens":{{maxTokens}},"temperature":0{{extra}}}""";
@@ -106,6 +106,7 @@ public sealed class ReplicaTests(ReplicaFixture fx) : IClassFixture<ReplicaFixtu
         Assert.True(published.IsSuccessStatusCode, record.ToString());
         await WaitFor(async () => (await PostAsync(b, "v1/chat/completions", request)).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(5), "B serves the published adapter");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        output.WriteLine($"published on A -> served on B after {clock.Elapsed.TotalMilliseconds:F0} ms");
         using var onB = JsonDocument.Parse(await b.GetStringAsync("admin/adapters/shared-style"));
         Assert.Equal(record.GetProperty("version").GetString(), onB.RootElement.GetProperty("version").GetString());
         using var listed = JsonDocument.Parse(await b.GetStringAsync("admin/registry"));
@@ -114,6 +115,20 @@ public sealed class ReplicaTests(ReplicaFixture fx) : IClassFixture<ReplicaFixtu
         using var unpublished = await a.DeleteAsync("admin/adapters/shared-style/publish");
         Assert.Equal(HttpStatusCode.NoContent, unpublished.StatusCode);
         await WaitFor(async () => (await PostAsync(b, "v1/chat/completions", request)).Status == HttpStatusCode.NotFound, TimeSpan.FromSeconds(5), "B drops the unpublished adapter");
+    }
+
+    [Fact]
+    public async Task ReplicaStartedAfterAPublish_CatchesUpOnStart()
+    {
+        await RegisterAsync(fx.A, "early-style", fx.Lora(4));
+        using var a = fx.A.Client(ReplicaFixture.ApiKey);
+        using (var published = await a.PostAsync("admin/adapters/early-style/publish", null))
+            Assert.True(published.IsSuccessStatusCode, await published.Content.ReadAsStringAsync());
+        await using var late = await ServerProcess.StartAsync("replica-late", fx.ModelPath, Path.Combine(fx.Directory, "adapters-late"), fx.Settings);
+        using var client = late.Client(ReplicaFixture.ApiKey);
+        var request = """{"model":"early-style","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"temperature":0.7}""";
+        await WaitFor(async () => (await PostAsync(client, "v1/chat/completions", request)).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(10), "the late replica installs what was published before it started");
+        Assert.True(late.Count("Adapter early-style version") >= 1, late.Tail());
     }
 
     [Fact]

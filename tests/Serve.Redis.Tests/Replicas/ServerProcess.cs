@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Reflection;
 
 namespace Serve.Redis.Tests.Replicas;
 
@@ -30,17 +31,13 @@ public sealed class ServerProcess : IAsyncDisposable
     public string Name { get; }
     public IEnumerable<string> Lines => _lines;
 
-    /// <summary>The server built next to this test project (the ProjectReference builds it with the same configuration).</summary>
+    /// <summary>The server's build output, embedded in this assembly by the csproj (the ProjectReference builds it).</summary>
     public static string ServerDll
     {
         get
         {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            var framework = dir.Name;
-            var configuration = dir.Parent!.Name;
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Serve.sln"))) dir = dir.Parent;
-            if (dir is null) throw new InvalidOperationException("Serve.sln not found above " + AppContext.BaseDirectory);
-            var dll = Path.Combine(dir.FullName, "src", "Serve.Server", "bin", configuration, framework, "Serve.Server.dll");
+            var dll = typeof(ServerProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "ServeServerDll")?.Value;
+            if (string.IsNullOrEmpty(dll)) throw new InvalidOperationException("The test assembly lacks ServeServerDll; build it through its csproj.");
             return File.Exists(dll) ? dll : throw new FileNotFoundException("Build src/Serve.Server first", dll);
         }
     }
