@@ -203,7 +203,9 @@ public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutp
         await load;
         Assert.NotEmpty(statuses);
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        // Logged once per outage: not once per request, nor once per probe or heartbeat health evaluation.
         Assert.Equal(warnings + 1, fx.A.Count("Redis unavailable"));
+        Assert.Equal(0, fx.A.Count("Health check redis"));
         Assert.True(fx.A.Count("Redis is back") >= 1);
 
         // The shared level works again without a restart: A stores, B hits through Redis (within seconds of the
@@ -282,6 +284,10 @@ public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutp
                     && fx.B.Count("The blob of 'no-blob' version aaaaaaaaaaaa is missing") >= 1
                     && fx.B.Count("The blob of 'bad-hash' version bbbbbbbbbbbb hashes to") >= 1),
                 TimeSpan.FromSeconds(10), "B logs every bad entry:\n" + fx.B.Tail());
+            // Resyncs (every 2 s here) meet the same bad entries again: one error line per problem, not one per pass.
+            await Task.Delay(TimeSpan.FromSeconds(4.5));
+            Assert.Equal(1, fx.B.Count("Registry entry for junk-type rejected"));
+            Assert.Equal(1, fx.B.Count("The blob of 'bad-hash' version bbbbbbbbbbbb hashes to"));
             foreach (var replica in new[] { a, b })
             {
                 Assert.Equal(HttpStatusCode.OK, (await PostAsync(replica, "v1/chat/completions", Chat("base", "still serving"))).Status);

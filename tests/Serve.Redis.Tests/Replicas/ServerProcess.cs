@@ -51,6 +51,7 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(ServerDll)!, // its appsettings.json applies, as when deployed
         };
         foreach (var a in new[] { ServerDll, "--urls", $"http://127.0.0.1:{port}", "--model", model, "--adapters", adapters }) info.ArgumentList.Add(a);
         var all = new Dictionary<string, string>
