@@ -36,7 +36,7 @@ public static class ChatCompletionsApi
         if (plan.Stream) await StreamAsync(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
         else await WholeAsync(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
         await cached.CompleteAsync(run).ConfigureAwait(false);
-        await RateLimitMiddleware.RecordTokens(context, run.Completed).ConfigureAwait(false);
+        await RateLimitMiddleware.RecordTokensAsync(context, run.Completed).ConfigureAwait(false);
     }
 
     private static async Task WholeAsync(HttpContext context, InferenceEngine engine, GenerationPlan plan, GenerationRun run, CancellationToken cancellationToken)

@@ -23,7 +23,7 @@ public sealed class ApiKeyQuota
 /// Requests and tokens per minute per API key (the client address when /v1 is open) on /v1. The counters are the
 /// shared limiter's (Redis, so every replica counts against one budget) or the in-process one without Redis or while
 /// Redis is down. A refused request gets 429, Retry-After and an OpenAI-shaped rate_limit_exceeded error; handlers add
-/// the tokens a request used through <see cref="RecordTokens"/>.
+/// the tokens a request used through <see cref="RecordTokensAsync"/>.
 /// </summary>
 internal sealed class RateLimitMiddleware(RequestDelegate next, IOptionsMonitor<ServerOptions> options, SharedState state)
 {
@@ -34,8 +34,10 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, IOptionsMonitor<
             await next(context).ConfigureAwait(false);
             return;
         }
-        var bearer = ApiKeyMiddleware.BearerToken(context.Request);
-        var limit = LimitFor(options.CurrentValue, bearer);
+        var o = options.CurrentValue;
+        // With /v1 open any bearer is accepted, so it cannot name a budget (a new one per request would evade the limit).
+        var bearer = o.ApiKeys.Count > 0 ? ApiKeyMiddleware.BearerToken(context.Request) : null;
+        var limit = LimitFor(o, bearer);
         if (limit.IsUnlimited)
         {
             await next(context).ConfigureAwait(false);
@@ -45,14 +47,12 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, IOptionsMonitor<
         var decision = await state.Limiter.AcquireAsync(key, limit, context.RequestAborted).ConfigureAwait(false);
         if (!decision.Allowed)
         {
-            var tokens = decision.Reason?.Contains("tokens", StringComparison.Ordinal) == true;
             var error = new OpenAiException(429,
                 (decision.Reason ?? "Rate limit reached.") + " Please try again later.",
                 OpenAiErrorTypes.RateLimit, null, "rate_limit_exceeded")
             {
                 RetryAfterSeconds = Math.Max(1, (int)Math.Ceiling(decision.RetryAfter.TotalSeconds)),
             };
-            context.Response.Headers["X-RateLimit-Limited-By"] = tokens ? "tokens" : "requests";
             await OpenAiErrors.WriteAsync(context, error).ConfigureAwait(false);
             return;
         }
@@ -61,7 +61,7 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, IOptionsMonitor<
     }
 
     /// <summary>Counts a finished generation's tokens against the caller's per-minute token budget (when it has one).</summary>
-    public static async Task RecordTokens(HttpContext context, GenerationCompleted? completed)
+    public static async Task RecordTokensAsync(HttpContext context, GenerationCompleted? completed)
     {
         if (completed is null || context.Features.Get<TokenMeter>() is not { } meter) return;
         var limiter = context.RequestServices.GetRequiredService<SharedState>().Limiter;
