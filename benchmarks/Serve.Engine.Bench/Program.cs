@@ -65,6 +65,7 @@ await using var server = Serve.Server.Hosting.ServeApplication.Build(
     "--model", model, "--adapters", adapters, "--urls", $"http://127.0.0.1:{port}",
     "--Serve:Engine:MaxSequences=8", "--Serve:Engine:ContextPerSequence=1024", "--Serve:Engine:PrefixCache=false",
     "--Logging:LogLevel:Default=Warning",
+    "--Serve:Cache:Enabled=false", // the repeated greedy requests must reach the engine, not the response cache
 ]);
 await server.StartAsync();
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };

@@ -28,6 +28,11 @@ public sealed class RedisStore : IAsyncDisposable
     {
         var options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false; // keep retrying in the background: Redis may start after us
+        // While disconnected, commands fail at once instead of queueing until a timeout: a dead Redis must cost a
+        // request nothing (the cache is bypassed), not a second per Redis call.
+        options.BacklogPolicy = BacklogPolicy.FailFast;
+        // Reconnect attempts at most 2 s apart, so a restarted Redis is picked up within seconds.
+        options.ReconnectRetryPolicy = new ExponentialRetry(250, 2000);
         if (!connectionString.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase)) options.ConnectTimeout = 2000;
         if (!connectionString.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase)) options.SyncTimeout = 1000;
         if (!connectionString.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase)) options.AsyncTimeout = 1000;

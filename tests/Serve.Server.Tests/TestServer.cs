@@ -37,6 +37,8 @@ public sealed class TestServer : IAsyncDisposable
             // Exact arithmetic, so batched and lone requests agree token for token (isolation tests).
             ["Serve:Engine:FlashAttention"] = "Disabled",
             ["Serve:Engine:KvCacheType"] = "F32",
+            // Tests repeat greedy requests to check the engine (isolation, cancellation): the response cache would answer them.
+            ["Serve:Cache:Enabled"] = "false",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) defaults[key] = value;
         args.AddRange(defaults.Where(kv => kv.Value is not null).Select(kv => $"--{kv.Key}={kv.Value}"));

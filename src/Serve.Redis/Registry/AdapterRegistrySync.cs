@@ -22,6 +22,7 @@ public sealed class AdapterRegistrySync : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Channel<string?> _work = Channel.CreateUnbounded<string?>(new UnboundedChannelOptions { SingleReader = true });
     private readonly HashSet<string> _managed = new(StringComparer.Ordinal); // names this sync installed
+    private readonly Dictionary<string, string> _rejected = new(StringComparer.Ordinal); // name -> reason last logged
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeSpan _resyncInterval;
     private Task? _loop;
@@ -118,7 +119,7 @@ public sealed class AdapterRegistrySync : IAsyncDisposable
         {
             if (!AdapterCatalog.IsValidName(name))
             {
-                _logger.LogWarning("Skipped registry entry with an invalid adapter name: {Name}", Truncate(name));
+                if (FirstRejection(name, "invalid name")) _logger.LogWarning("Skipped registry entry with an invalid adapter name: {Name}", Truncate(name));
                 continue;
             }
             await ApplyAsync(name).ConfigureAwait(false);
@@ -134,12 +135,13 @@ public sealed class AdapterRegistrySync : IAsyncDisposable
         }
         catch (RegistryDataException e)
         {
-            _logger.LogError("Registry entry for {Name} rejected: {Reason}", name, e.Message);
+            if (FirstRejection(name, e.Message)) _logger.LogError("Registry entry for {Name} rejected: {Reason}", name, e.Message);
             return;
         }
         var local = _engine.Adapters.Find(name);
         if (record is null)
         {
+            Accepted(name);
             bool managed;
             lock (_managed) managed = _managed.Remove(name);
             if (managed && local is not null)
@@ -162,7 +164,8 @@ public sealed class AdapterRegistrySync : IAsyncDisposable
         }
         catch (RegistryDataException e)
         {
-            _logger.LogError("Adapter {Name} version {Version} not installed: {Reason}", name, RedisAdapterRegistry.Short(record.Version), e.Message);
+            if (FirstRejection(name, e.Message))
+                _logger.LogError("Adapter {Name} version {Version} not installed: {Reason}", name, RedisAdapterRegistry.Short(record.Version), e.Message);
             return;
         }
         try
@@ -172,12 +175,37 @@ public sealed class AdapterRegistrySync : IAsyncDisposable
         }
         catch (AdapterValidationException e)
         {
-            _logger.LogError("Adapter {Name} version {Version} from the registry was refused: {Reason}", name, RedisAdapterRegistry.Short(record.Version), e.Message);
+            if (FirstRejection(name, e.Message))
+                _logger.LogError("Adapter {Name} version {Version} from the registry was refused: {Reason}", name, RedisAdapterRegistry.Short(record.Version), e.Message);
             return;
         }
         lock (_managed) _managed.Add(name);
+        Accepted(name);
         _logger.LogInformation("Adapter {Name} version {Version} installed from the registry", name, RedisAdapterRegistry.Short(record.Version));
         Applied?.Invoke(new AdapterEvent("published", name, record.Version));
+    }
+
+    /// <summary>
+    /// True the first time a name is refused for this reason: periodic resyncs meet the same bad entry again and again,
+    /// and one error line per problem is what an operator needs (repeats go to debug).
+    /// </summary>
+    private bool FirstRejection(string name, string reason)
+    {
+        lock (_rejected)
+        {
+            if (_rejected.TryGetValue(name, out var last) && last == reason)
+            {
+                _logger.LogDebug("Registry entry for {Name} still rejected: {Reason}", name, reason);
+                return false;
+            }
+            _rejected[name] = reason;
+            return true;
+        }
+    }
+
+    private void Accepted(string name)
+    {
+        lock (_rejected) _rejected.Remove(name);
     }
 
     private static string Truncate(string s) => s.Length > 80 ? s[..80] + "..." : s;

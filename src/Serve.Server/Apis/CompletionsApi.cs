@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Options;
 using Serve.Engine;
+using Serve.Server.Caching;
 using Serve.Server.Hosting;
 using Serve.Server.OpenAi;
 
@@ -29,9 +30,13 @@ public static class CompletionsApi
         var body = await JsonBodyReader.ReadAsync(context.Request, ServeJson.Context.CompletionRequest, cancellationToken).ConfigureAwait(false);
         var engine = host.Require();
         var plan = RequestMapper.Map(body, engine, options.Value);
+        var cached = await context.RequestServices.GetRequiredService<ResponseCaching>().LookupAsync(context, engine, "completions", plan).ConfigureAwait(false);
+        if (cached.Served) return;
         await using var run = await GenerationRun.StartAsync(engine, plan.Request, cancellationToken).ConfigureAwait(false);
         if (plan.Stream) await StreamAsync(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
         else await WholeAsync(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
+        await cached.CompleteAsync(run).ConfigureAwait(false);
+        await RateLimitMiddleware.RecordTokensAsync(context, run.Completed).ConfigureAwait(false);
     }
 
     private static async Task WholeAsync(HttpContext context, InferenceEngine engine, GenerationPlan plan, GenerationRun run, CancellationToken cancellationToken)

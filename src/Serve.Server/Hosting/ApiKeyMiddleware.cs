@@ -42,7 +42,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IOptionsMonitor<Ser
         return next(context);
     }
 
-    private static string? BearerToken(HttpRequest request)
+    internal static string? BearerToken(HttpRequest request)
     {
         var header = request.Headers.Authorization.FirstOrDefault();
         if (header is null || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return null;

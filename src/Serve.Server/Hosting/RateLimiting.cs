@@ -1,39 +1,84 @@
-using System.Globalization;
-using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.RateLimiting;
+using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
+using Serve.Engine;
+using Serve.Redis.RateLimiting;
 using Serve.Server.OpenAi;
 
 namespace Serve.Server.Hosting;
 
-/// <summary>
-/// Requests per minute per API key (or client address when /v1 is open), in process. This is the seam for a shared
-/// limit across replicas: a Redis-backed PartitionedRateLimiter can replace the one built here.
-/// </summary>
-internal static class RateLimiting
+/// <summary>The limits of one API key (an entry of Serve:Quotas); null = unlimited for that key.</summary>
+public sealed class ApiKeyQuota
 {
-    public static void Configure(RateLimiterOptions limiter)
+    [Required]
+    public string ApiKey { get; set; } = "";
+
+    [Range(1, int.MaxValue)]
+    public int? RequestsPerMinute { get; set; }
+
+    [Range(1, int.MaxValue)]
+    public int? TokensPerMinute { get; set; }
+}
+
+/// <summary>
+/// Requests and tokens per minute per API key (the client address when /v1 is open) on /v1. The counters are the
+/// shared limiter's (Redis, so every replica counts against one budget) or the in-process one without Redis or while
+/// Redis is down. A refused request gets 429, Retry-After and an OpenAI-shaped rate_limit_exceeded error; handlers add
+/// the tokens a request used through <see cref="RecordTokensAsync"/>.
+/// </summary>
+internal sealed class RateLimitMiddleware(RequestDelegate next, IOptionsMonitor<ServerOptions> options, SharedState state)
+{
+    public async Task InvokeAsync(HttpContext context)
     {
-        limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+        if (!context.Request.Path.StartsWithSegments("/v1"))
         {
-            var perMinute = context.RequestServices.GetRequiredService<IOptionsMonitor<ServerOptions>>().CurrentValue.RequestsPerMinute;
-            if (perMinute is not { } limit || !context.Request.Path.StartsWithSegments("/v1")) return RateLimitPartition.GetNoLimiter("unlimited");
-            var key = context.Request.Headers.Authorization.FirstOrDefault() ?? context.Connection.RemoteIpAddress?.ToString() ?? "anonymous";
-            return RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
-            {
-                PermitLimit = limit,
-                Window = TimeSpan.FromMinutes(1),
-                QueueLimit = 0,
-            });
-        });
-        limiter.OnRejected = (rejected, cancellationToken) =>
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+        var o = options.CurrentValue;
+        // With /v1 open any bearer is accepted, so it cannot name a budget (a new one per request would evade the limit).
+        var bearer = o.ApiKeys.Count > 0 ? ApiKeyMiddleware.BearerToken(context.Request) : null;
+        var limit = LimitFor(o, bearer);
+        if (limit.IsUnlimited)
         {
-            var retry = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? (int)Math.Ceiling(after.TotalSeconds) : 60;
-            var error = new OpenAiException(429, "Rate limit reached for requests. Please try again later.", OpenAiErrorTypes.RateLimit, null, "rate_limit_exceeded")
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+        var key = bearer is null ? "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown") : "key:" + bearer;
+        var decision = await state.Limiter.AcquireAsync(key, limit, context.RequestAborted).ConfigureAwait(false);
+        if (!decision.Allowed)
+        {
+            var error = new OpenAiException(429,
+                (decision.Reason ?? "Rate limit reached.") + " Please try again later.",
+                OpenAiErrorTypes.RateLimit, null, "rate_limit_exceeded")
             {
-                RetryAfterSeconds = Math.Max(retry, 1),
+                RetryAfterSeconds = Math.Max(1, (int)Math.Ceiling(decision.RetryAfter.TotalSeconds)),
             };
-            return new ValueTask(OpenAiErrors.WriteAsync(rejected.HttpContext, error));
-        };
+            await OpenAiErrors.WriteAsync(context, error).ConfigureAwait(false);
+            return;
+        }
+        if (limit.TokensPerMinute > 0) context.Features.Set(new TokenMeter(key));
+        await next(context).ConfigureAwait(false);
     }
+
+    /// <summary>Counts a finished generation's tokens against the caller's per-minute token budget (when it has one).</summary>
+    public static async Task RecordTokensAsync(HttpContext context, GenerationCompleted? completed)
+    {
+        if (completed is null || context.Features.Get<TokenMeter>() is not { } meter) return;
+        var limiter = context.RequestServices.GetRequiredService<SharedState>().Limiter;
+        await limiter.RecordTokensAsync(meter.Key, completed.PromptTokens + completed.CompletionTokens, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private static RateLimit LimitFor(ServerOptions o, string? bearer)
+    {
+        if (bearer is not null)
+        {
+            foreach (var q in o.Quotas)
+            {
+                if (string.Equals(q.ApiKey, bearer, StringComparison.Ordinal)) return new RateLimit(q.RequestsPerMinute ?? 0, q.TokensPerMinute ?? 0);
+            }
+        }
+        return new RateLimit(o.RequestsPerMinute ?? 0, o.TokensPerMinute ?? 0);
+    }
+
+    private sealed record TokenMeter(string Key);
 }

@@ -1,10 +1,10 @@
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Prometheus;
 using Scalar.AspNetCore;
+using Serve.Cluster;
 using Serve.Server.Apis;
+using Serve.Server.Caching;
 using Serve.Server.OpenAi;
 
 namespace Serve.Server.Hosting;
@@ -23,6 +23,7 @@ public static class ServeApplication
         ["--adapters"] = "Serve:Engine:Adapters",
         ["--api-key"] = "Serve:ApiKeys:0",
         ["--admin-key"] = "Serve:AdminKey",
+        ["--redis"] = "Serve:Redis",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -40,7 +41,17 @@ public static class ServeApplication
 
         services.AddSingleton<EngineHost>();
         services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
-        services.AddHealthChecks().AddCheck<EngineReadyHealthCheck>("engine", tags: ["ready"]);
+        services.AddOptions<SharedStateOptions>().BindConfiguration(SharedStateOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ResponseCacheOptions>().BindConfiguration(ResponseCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<SharedState>();
+        services.AddSingleton<ResponseCaching>();
+        services.AddHostedService<SharedStateService>();
+        // The gateway heartbeat goes to the shared Redis unless Serve:Cluster:Redis names another.
+        services.AddReplicaHeartbeat();
+        services.PostConfigure<ClusterOptions>(o => o.Redis ??= builder.Configuration[SharedStateOptions.Section + ":Redis"]);
+        services.AddHealthChecks()
+            .AddCheck<EngineReadyHealthCheck>("engine", tags: ["ready"])
+            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         // The OpenAPI document describes bodies with these options: the same snake_case, strict numbers as the wire.
         services.ConfigureHttpJsonOptions(o =>
         {
@@ -55,7 +66,6 @@ public static class ServeApplication
             document.Info.Description = "The OpenAI chat/completions/models API, where model names an adapter, plus the admin API for adapters.";
             return Task.CompletedTask;
         }));
-        services.AddRateLimiter(RateLimiting.Configure);
         PrometheusSetup.ConfigureOnce();
 
         var app = builder.Build();
@@ -64,12 +74,13 @@ public static class ServeApplication
         app.UseStatusCodePages(StatusCodeErrors.WriteAsync);
         app.UseMiddleware<OpenAiErrorMiddleware>();
         app.UseMiddleware<ApiKeyMiddleware>();
-        app.UseRateLimiter();
+        app.UseMiddleware<RateLimitMiddleware>();
 
         app.MapChatCompletionsApi();
         app.MapCompletionsApi();
         app.MapModelsApi();
         app.MapAdminApi();
+        app.MapRegistryApi();
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false }).ExcludeFromDescription();
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).ExcludeFromDescription();
         app.MapMetrics("/metrics").ExcludeFromDescription();

@@ -29,9 +29,19 @@ public sealed class ServerOptions
     [Range(1, int.MaxValue)]
     public int MaxCompletionTokens { get; set; } = 4096;
 
-    /// <summary>Requests per minute per API key (or client address when /v1 is open); null = unlimited. 429 beyond.</summary>
+    /// <summary>
+    /// Requests per minute per API key (or client address when /v1 is open); null = unlimited. 429 beyond. Shared by
+    /// every replica through Redis when Serve:Redis is set, per replica otherwise.
+    /// </summary>
     [Range(1, int.MaxValue)]
     public int? RequestsPerMinute { get; set; }
+
+    /// <summary>Prompt plus completion tokens per minute per API key; null = unlimited. A key at its limit gets 429 until the minute ends.</summary>
+    [Range(1, int.MaxValue)]
+    public int? TokensPerMinute { get; set; }
+
+    /// <summary>Limits for particular API keys, replacing RequestsPerMinute and TokensPerMinute for them.</summary>
+    public List<ApiKeyQuota> Quotas { get; set; } = [];
 
     /// <summary>Name in owned_by of /v1/models.</summary>
     public string OwnedBy { get; set; } = "serve";

@@ -15,7 +15,15 @@ public sealed class GenerationRun : IAsyncDisposable
     {
         _updates = updates;
         _pending = first;
+        Started = first as GenerationStarted;
+        Completed = first as GenerationCompleted;
     }
+
+    /// <summary>The adapter configuration the engine actually ran with (the response cache stores under it).</summary>
+    public GenerationStarted? Started { get; }
+
+    /// <summary>The final update once read: usage for token quotas, and proof the response is whole.</summary>
+    public GenerationCompleted? Completed { get; private set; }
 
     public static async Task<GenerationRun> StartAsync(InferenceEngine engine, GenerationRequest request, CancellationToken cancellationToken)
     {
@@ -40,7 +48,11 @@ public sealed class GenerationRun : IAsyncDisposable
             _pending = null;
             yield return first;
         }
-        while (await _updates.MoveNextAsync().ConfigureAwait(false)) yield return _updates.Current;
+        while (await _updates.MoveNextAsync().ConfigureAwait(false))
+        {
+            if (_updates.Current is GenerationCompleted completed) Completed = completed;
+            yield return _updates.Current;
+        }
     }
 
     public ValueTask DisposeAsync() => _updates.DisposeAsync();

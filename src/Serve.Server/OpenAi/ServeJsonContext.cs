@@ -25,4 +25,6 @@ namespace Serve.Server.OpenAi;
 [JsonSerializable(typeof(AdapterListView))]
 [JsonSerializable(typeof(RegisterAdapterBody))]
 [JsonSerializable(typeof(EngineStatusView))]
+[JsonSerializable(typeof(Serve.Server.Apis.PublishedAdapterView))]
+[JsonSerializable(typeof(Serve.Server.Apis.PublishedAdapterListView))]
 public sealed partial class ServeJsonContext : JsonSerializerContext;
