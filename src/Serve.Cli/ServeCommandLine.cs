@@ -12,6 +12,9 @@ public static class ServeCommandLine
         MakeLoraCommand.Create(),
         TrainCommand.Create(),
         ExportCommand.Create(),
+        PublishCommand.Create(),
+        RollbackCommand.Create(),
+        VersionsCommand.Create(),
     };
 
     /// <summary>Runs a command line with the given writers (tests and embedding hosts).</summary>
