@@ -132,6 +132,38 @@ public sealed class PublishTests(PublishFixture fixture, ITestOutputHelper outpu
         Assert.Contains($"{fixture.Server}: loaded", stdout); // the reachable one still got it
     }
 
+    [Fact]
+    public async Task Publish_ReplicaServesAnotherBase_RefusedBeforeTraining_NothingPublished()
+    {
+        var otherBase = Serve.Models.ModelMaker.BuildTestModel(fixture.Directory, new Serve.Models.LlamaModelSpec
+        {
+            EmbeddingLength = 64, BlockCount = 2, HeadCount = 4, HeadCountKv = 2, FeedForwardLength = 128, ContextLength = 256, Seed = 9, Name = "other", VocabSize = 512,
+        });
+        var (code, stdout, stderr) = await PublishFixture.RunAsync(["publish", fixture.MoodData, "elsewhere", "--base", otherBase,
+            "--registry", fixture.Registry, "--server", fixture.Server.ToString(), "--threads", "1"]);
+
+        Assert.Equal(2, code);
+        Assert.Contains("it would refuse this adapter", stdout);
+        Assert.Contains("another base model", stderr);
+        Assert.DoesNotContain("[1/6]", stdout);
+        Assert.False(File.Exists(Path.Combine(fixture.Registry, "elsewhere.gguf")));
+        Assert.False(Directory.Exists(Path.Combine(fixture.Registry, AdapterFileRegistry.VersionsFolder, "elsewhere")));
+    }
+
+    [Fact]
+    public async Task Publish_BadDatasetLines_Exit2WithLineNumbers_NothingPublished()
+    {
+        var data = Path.Combine(fixture.Directory, "broken.jsonl");
+        File.WriteAllLines(data, ["""{"prompt":"a","completion":"b"}""", "{broken"]);
+        var (code, stdout, stderr) = await PublishFixture.RunAsync(["publish", data, "broken", "--base", fixture.ModelPath,
+            "--registry", fixture.Registry, "--server", fixture.Server.ToString()]);
+
+        Assert.Equal(2, code);
+        Assert.Contains("line 2: not valid JSON", stderr);
+        Assert.Contains("[1/6] train", stdout);
+        Assert.False(File.Exists(Path.Combine(fixture.Registry, "broken.gguf")));
+    }
+
     private async Task<string?> ServedVersionAsync(string name)
     {
         using var http = new HttpClient { BaseAddress = fixture.Server };

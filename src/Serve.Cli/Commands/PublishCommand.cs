@@ -77,6 +77,13 @@ internal static class PublishCommand
                 $"  gate: {(p.GetValue(noGate) ? "off (--no-gate)" : $"held-out match >= {p.GetValue(minMatch):0.##} and adapter loss <= {p.GetValue(maxLossRatio):0.##} x base loss")}; eval-samples {p.GetValue(evalSamples)}"));
             o.WriteLine($"  replicas: {(servers.Count == 0 ? "none (--no-server)" : string.Join(", ", servers))}{(p.GetValue(replicas.Redis) is { } r ? $"; redis {r}" : "")}");
 
+            var baseSha = AdapterFileRegistry.Sha256(basePath);
+            if (!replicas.Preflight(p, baseSha, o))
+            {
+                p.InvocationConfiguration.Error.WriteLine("error: a replica serves another base model; pass the matching --base, or leave that --server out.");
+                return CommandErrors.ExitInvalid;
+            }
+
             var work = Directory.CreateTempSubdirectory("serve-publish-").FullName;
             try
             {
@@ -84,7 +91,6 @@ internal static class PublishCommand
 
                 // [1/6] train
                 var stage = Stage(o, 1, $"train {(options.Quantization == BaseQuantization.None ? "LoRA" : "QLoRA")} on {Path.GetFileName(dataPath)}");
-                var baseSha = AdapterFileRegistry.Sha256(basePath);
                 var log = new IndentedWriter(o, "      ");
                 TokenizedDataset data;
                 try

@@ -34,6 +34,28 @@ internal sealed class ReplicaOptionSet
         TimeSpan.FromSeconds(Math.Max(1, p.GetValue(Timeout))));
 
     /// <summary>
+    /// Before any work: asks each replica which base model it serves. An unreachable one is a warning (it may be
+    /// up by the time the version is ready); one serving another base is an error, since it would refuse the adapter.
+    /// </summary>
+    public bool Preflight(ParseResult p, string baseSha256, TextWriter o)
+    {
+        var ok = true;
+        foreach (var server in ServerList(p))
+        {
+            using var client = Client(p, server);
+            var (replicaBase, error) = client.BaseModelAsync(CancellationToken.None).GetAwaiter().GetResult();
+            if (error is not null) o.WriteLine($"  WARNING replica {server}: {error}");
+            else if (replicaBase is not null && !string.Equals(replicaBase, baseSha256, StringComparison.OrdinalIgnoreCase))
+            {
+                o.WriteLine($"  replica {server} serves base model {replicaBase[..12]}, not {baseSha256[..12]}: it would refuse this adapter");
+                ok = false;
+            }
+            else o.WriteLine($"  replica {server}: up, same base model");
+        }
+        return ok;
+    }
+
+    /// <summary>
     /// Tells every replica (and Redis) to serve the version; prints one line per target. False when any did not
     /// take it (unreachable, refused): those keep serving what they had.
     /// </summary>

@@ -28,6 +28,22 @@ public sealed class ReplicaClient(Uri server, string? adminKey, string? apiKey, 
         return uri;
     }
 
+    /// <summary>The SHA-256 of the base model the replica serves, or null and why it could not say.</summary>
+    public async Task<(string? BaseSha256, string? Error)> BaseModelAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var list = await SendAsync(HttpMethod.Get, "admin/adapters", null, adminKey, cancellationToken).ConfigureAwait(false);
+            var body = await list.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            if (!list.IsSuccessStatusCode) return (null, $"admin API answered {(int)list.StatusCode}: {ErrorMessage(body)}");
+            return (JsonNode.Parse(body)?["base_model_sha256"]?.GetValue<string>(), null);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or InvalidOperationException)
+        {
+            return (null, Describe(e));
+        }
+    }
+
     /// <summary>Uploads the version under name (loaded at once) and checks the replica now serves exactly that content.</summary>
     public async Task<ReplicaOutcome> LoadAsync(string name, string path, string sha256, string baseSha256, CancellationToken cancellationToken)
     {
