@@ -164,6 +164,22 @@ public sealed class PublishTests(PublishFixture fixture, ITestOutputHelper outpu
         Assert.False(File.Exists(Path.Combine(fixture.Registry, "broken.gguf")));
     }
 
+    [Fact]
+    public async Task Publish_TrainingFails_Exit4_NothingPublished()
+    {
+        // The CPU build of TorchSharp cannot start CUDA: the run fails in stage 1, after the data was read.
+        var (code, stdout, stderr) = await PublishFixture.RunAsync(["publish", fixture.MoodData, "failing", "--base", fixture.ModelPath,
+            "--registry", fixture.Registry, "--server", fixture.Server.ToString(), "--device", "cuda", "--threads", "1"]);
+        output.WriteLine(stdout + stderr);
+
+        Assert.Equal(4, code);
+        Assert.Contains("publishing 'failing' failed", stderr);
+        Assert.Contains("'failing' was not published", stdout);
+        Assert.False(File.Exists(Path.Combine(fixture.Registry, "failing.gguf")));
+        using var http = new HttpClient { BaseAddress = fixture.Server };
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("admin/adapters/failing")).StatusCode);
+    }
+
     private async Task<string?> ServedVersionAsync(string name)
     {
         using var http = new HttpClient { BaseAddress = fixture.Server };
