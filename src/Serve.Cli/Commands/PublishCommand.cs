@@ -168,7 +168,7 @@ internal static class PublishCommand
                     $"published '{adapterName}' version {published.Version} in {total.Elapsed.TotalSeconds:F1} s{(ok ? "" : $", with warnings above (exit {ExitNotEverywhere})")}; roll back with: serve rollback --name {adapterName} --registry {fileRegistry.Directory}"));
                 return ok ? 0 : ExitNotEverywhere;
             }
-            catch (Exception e) when (e is not (ArgumentException or DatasetException) && !Debugger.IsAttached)
+            catch (Exception e) when (e is not (ArgumentException or DatasetException))
             {
                 // Anything else (training, engine, disk): the registry's current file was not replaced.
                 p.InvocationConfiguration.Error.WriteLine($"error: publishing '{adapterName}' failed: {e.GetType().Name}: {e.Message}");
