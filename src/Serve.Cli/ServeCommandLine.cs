@@ -15,6 +15,9 @@ public static class ServeCommandLine
         MakeDefaultModelCommand.Create(),
         MakeDemoDataCommand.Create(),
         EvalCommand.Create(),
+        PublishCommand.Create(),
+        RollbackCommand.Create(),
+        VersionsCommand.Create(),
     };
 
     /// <summary>Runs a command line with the given writers (tests and embedding hosts).</summary>

@@ -114,7 +114,7 @@ internal static class TrainCommand
             if (parseResult.GetValue(fresh) && File.Exists(outputs.CheckpointPath)) File.Delete(outputs.CheckpointPath);
             var trainer = new Trainer(basePath, dataset, options, outputs, o)
             {
-                BaseModelSha256 = TrainingSession.Sha256(basePath),
+                BaseModelSha256 = Publishing.AdapterFileRegistry.Sha256(basePath), // the plain file hash the server checks (TrainingSession.Sha256 hashes the hash)
                 DatasetSha256 = TrainingSession.Sha256(dataPath, evalPath),
                 Resume = true,
                 PadToken = 0,
