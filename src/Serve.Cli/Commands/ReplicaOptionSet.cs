@@ -10,7 +10,7 @@ namespace Serve.Cli.Commands;
 internal sealed class ReplicaOptionSet
 {
     /// <summary>Where <c>dotnet run --project src/Serve.Server</c> listens when nothing else is configured (Kestrel's default).</summary>
-    public const string DefaultServer = "http://127.0.0.1:5000";
+    public const string DefaultServer = "http://127.0.0.1:8080";
 
     public Option<string[]> Servers { get; } = new("--server")
     {
