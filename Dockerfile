@@ -20,18 +20,15 @@ WORKDIR /native
 COPY native/package.json native/package-lock.json native/.npmrc ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 
-# The CUDA build of the same llama.cpp release. Its two main libraries are named libllama.cuda.v0.5.0.so and
-# libggml.cuda.v0.5.0.so; Serve.Llama loads libllama.v0.5.0.so and libggml.v0.5.0.so, so those names link to them
-# (links, not copies: one file, so the dynamic loader maps one ggml, not two). libggml-cuda.so needs
-# libcudart.so.13 and libcublas.so.13 from the CUDA runtime image, and the driver's libcuda.so.1.
+# The CUDA build of the same llama.cpp release, as shipped: its two main libraries are named libllama.cuda.v0.5.0.so
+# and libggml.cuda.v0.5.0.so, which Serve.Llama's loader accepts. libggml-cuda.so needs libcudart.so.13 and
+# libcublas.so.13 from the CUDA runtime image, and the driver's libcuda.so.1.
 FROM node:20-bookworm-slim AS llama-cuda
 WORKDIR /native
 COPY native/.npmrc ./
 RUN npm install --ignore-scripts --no-audit --no-fund --no-save @node-llama-cpp/linux-x64-cuda@3.22.1 \
  && mkdir /llama-cuda \
- && cp node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda/*.so /llama-cuda/ \
- && ln -s libllama.cuda.v0.5.0.so /llama-cuda/libllama.v0.5.0.so \
- && ln -s libggml.cuda.v0.5.0.so /llama-cuda/libggml.v0.5.0.so
+ && cp node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda/*.so /llama-cuda/
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS source
 WORKDIR /src

@@ -23,7 +23,8 @@ public sealed class ReportFileTests
             OutputTokens = LengthDistribution.Fixed(5),
         };
         var spec = ScenarioHarness.Tiny("reports <&> \"quoted\"", workload,
-            new PhaseSpec { Kind = PhaseKind.ConstantRate, Rate = 100, Duration = TimeSpan.FromSeconds(1.5) },
+            // 2.5 s: at least two 0.5 s report intervals even when a busy machine delays the reporting timer.
+            new PhaseSpec { Kind = PhaseKind.ConstantRate, Rate = 100, Duration = TimeSpan.FromSeconds(2.5) },
             thresholds: [new ThresholdSpec { Metric = "errorRate", Max = 0.5 }, new ThresholdSpec { Metric = "ttft.p95", Max = 60_000, Adapter = "*" }]);
 
         var (result, records) = await ScenarioHarness.RunAsync(spec, target.BaseUrl, dir.Path);

@@ -29,6 +29,14 @@ public static class ServeApplication
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+        // The content root is the working directory (relative --model/--adapters paths mean what the user typed), so
+        // the appsettings.json shipped beside the binary is read too, below everything else: run from anywhere, the
+        // server keeps its defaults (address, log levels).
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = "appsettings.json", Optional = true, ReloadOnChange = false,
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(AppContext.BaseDirectory),
+        });
         builder.Configuration.AddCommandLine(args, Switches);
         configure?.Invoke(builder);
 
