@@ -18,7 +18,10 @@ internal sealed class FrozenMatmulFunction : autograd.SingleTensorFunction<Froze
         // Without this the matmul would record its own graph node holding the dense weight until backward.
         using var noGrad = no_grad();
         using var w = weight.Dense();
-        return x.matmul(w.t());
+        // The transposed view shares w's storage: disposed here too, or it would keep this layer's dense weight alive
+        // in the caller's dispose scope until the end of the step (every layer's at once: QLoRA peaked above LoRA).
+        using var wt = w.t();
+        return x.matmul(wt);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
