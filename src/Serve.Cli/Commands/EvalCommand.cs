@@ -28,7 +28,18 @@ internal static class EvalCommand
         command.SetAction(parseResult => CommandErrors.Guard(parseResult, () =>
         {
             var output = parseResult.InvocationConfiguration.Output;
-            var examples = JsonlChatReader.Read(parseResult.GetValue(data)!.FullName);
+            if (parseResult.GetValue(minRate) is { } asked && (parseResult.GetValue(pattern) is null || asked is < 0 or > 1))
+                throw new ArgumentException("--min-pattern-rate needs --pattern and a rate between 0 and 1");
+            IReadOnlyList<ChatExample> examples;
+            try
+            {
+                examples = JsonlChatReader.Read(parseResult.GetValue(data)!.FullName);
+            }
+            catch (DatasetException e)
+            {
+                parseResult.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+                return CommandErrors.ExitInvalid;
+            }
             var regexText = parseResult.GetValue(pattern);
             var regex = regexText is null ? null : new Regex(regexText, RegexOptions.CultureInvariant | RegexOptions.Singleline);
             var adapterPath = parseResult.GetValue(adapter)?.FullName;

@@ -41,6 +41,12 @@ internal static class MakeDefaultModelCommand
             var clock = Stopwatch.StartNew();
             var path = parseResult.GetValue(output)!.FullName;
             var spec = Spec(parseResult.GetValue(seed));
+            var options = new BaseTrainingOptions
+            {
+                Steps = parseResult.GetValue(steps), BatchTokens = parseResult.GetValue(batch), LearningRate = parseResult.GetValue(lr),
+                Seed = spec.Seed, Threads = parseResult.GetValue(threads),
+            };
+            options.Validate(); // before minutes of work
             var initial = path + ".init.gguf";
             ModelMaker.WriteLlama(initial, spec, SpmTokenizerTrainer.Default(spec.VocabSize));
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -49,11 +55,6 @@ internal static class MakeDefaultModelCommand
             {
                 var (train, eval) = Examples(initial, spec.Seed, log);
                 log.WriteLine($"[2/3] training every weight ({clock.Elapsed.TotalSeconds:F1} s)");
-                var options = new BaseTrainingOptions
-                {
-                    Steps = parseResult.GetValue(steps), BatchTokens = parseResult.GetValue(batch), LearningRate = parseResult.GetValue(lr),
-                    Seed = spec.Seed, Threads = parseResult.GetValue(threads),
-                };
                 var trainer = new BaseModelTrainer(initial, train, eval, options, log);
                 var result = trainer.Run(path, GgmlType.F16, new Dictionary<string, string>
                 {

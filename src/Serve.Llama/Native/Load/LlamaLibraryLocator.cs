@@ -9,7 +9,7 @@ namespace Serve.Llama.Native.Load;
 internal static class LlamaLibraryLocator
 {
     internal const string EnvironmentVariable = "SERVE_LLAMA_LIB_DIR";
-    internal const string MarkerFile = "libllama.v0.5.0.so (or libllama.cuda.v0.5.0.so)";
+    internal const string MarkerFile = "libllama.v0.5.0.so or libllama.cuda.v0.5.0.so";
     internal static readonly string NpmRelativePath =
         Path.Combine("native", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64");
 
