@@ -36,11 +36,12 @@ public sealed class EvalCommandTests
             var bad = Path.Combine(dir, "bad.jsonl");
             await File.WriteAllLinesAsync(bad, ["{\"prompt\":1}", "not json"]);
             var basePath = Path.Combine(Models(), "base.gguf");
-            var (code, _, stderr) = await PublishFixture.RunAsync(["eval", "--base", basePath, "--data", bad]);
+            var adapter = Path.Combine(Models(), "adapters", "mood.gguf");
+            var (code, _, stderr) = await PublishFixture.RunAsync(["eval", "--base", basePath, "--adapter", adapter, "--data", bad]);
             Assert.Equal(2, code);
             Assert.Contains("line 1", stderr);
             Assert.Contains("line 2", stderr);
-            (code, _, stderr) = await PublishFixture.RunAsync(["eval", "--base", basePath, "--data", bad, "--min-pattern-rate", "0.5"]);
+            (code, _, stderr) = await PublishFixture.RunAsync(["eval", "--base", basePath, "--adapter", adapter, "--data", bad, "--min-pattern-rate", "0.5"]);
             Assert.Equal(2, code);
             Assert.Contains("--min-pattern-rate needs --pattern", stderr);
         }

@@ -201,11 +201,7 @@ internal static class PublishCommand
         foreach (var tokenized in data.Eval)
         {
             if (examples.Count >= limit) break;
-            if (!byLine.TryGetValue(tokenized.Line, out var example)) continue;
-            var last = example.Messages.Count - 1;
-            while (last >= 0 && example.Messages[last].Role != "assistant") last--;
-            if (last <= 0) continue;
-            examples.Add(new HeldOutExample(example.Line, [.. example.Messages.Take(last).Select(m => new ChatMessage(m.Role, m.Content))], example.Messages[last].Content));
+            if (byLine.TryGetValue(tokenized.Line, out var example) && HeldOutExample.From(example) is { } heldOut) examples.Add(heldOut);
         }
         return examples;
     }
