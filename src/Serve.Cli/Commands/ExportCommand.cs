@@ -50,7 +50,7 @@ internal static class ExportCommand
                 GgufAdapterWriter.Write(path, file.Architecture ?? "llama", lora.Scale, factors, new AdapterMetadata
                 {
                     Name = Path.GetFileNameWithoutExtension(path),
-                    BaseModelSha256 = Publishing.AdapterFileRegistry.Sha256(basePath), // the plain file hash the server checks
+                    BaseModelSha256 = Serve.Training.Training.TrainingSession.Sha256(basePath),
                 });
                 o.WriteLine($"wrote {path}: {factors.Count} adapted tensors from {peftDir.FullName}, rank {lora.Rank}, alpha {lora.Alpha}{(lora.RsLora ? " (rsLoRA)" : "")}, targets {string.Join(",", lora.Targets)}");
             }

@@ -40,11 +40,7 @@ public sealed class AdapterFileRegistry(string directory)
 
     public static string VersionOf(string sha256) => sha256[..VersionLength];
 
-    public static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
+    public static string Sha256(string path) => Serve.Training.Training.TrainingSession.Sha256(path);
 
     /// <summary>The name's history; an empty one when it was never published.</summary>
     public AdapterHistory Read(string name)
