@@ -73,7 +73,7 @@ public sealed class PublishTests(PublishFixture fixture, ITestOutputHelper outpu
     [Fact]
     public async Task Republish_MakesANewVersion_RollbackServesThePreviousAgain_AlsoInRedis()
     {
-        using var redis = new RedisProcess();
+        using var redis = new RedisServer();
         var (code, stdout, stderr) = await fixture.PublishAsync(fixture.MoodData, "versioned", "--redis", redis.ConnectionString);
         Assert.True(code == 0, stderr + stdout);
         // Another seed: another split and initialisation, so other bytes: a new version.
@@ -199,7 +199,7 @@ public sealed class PublishTests(PublishFixture fixture, ITestOutputHelper outpu
         return matches / (double)fixture.HeldOut.Count;
     }
 
-    private static async Task<string?> RedisCurrentAsync(RedisProcess redis, string name)
+    private static async Task<string?> RedisCurrentAsync(RedisServer redis, string name)
     {
         await using var store = await RedisStore.ConnectAsync(redis.ConnectionString, NullLogger.Instance);
         return (await new RedisAdapterRegistry(store).GetCurrentAsync(name))?.Version;

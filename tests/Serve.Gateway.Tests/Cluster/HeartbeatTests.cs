@@ -7,7 +7,7 @@ namespace Serve.Gateway.Tests.Cluster;
 /// <summary>The heartbeat format against a real redis-server: beats list a replica, expiry and removal drop it.</summary>
 public sealed class HeartbeatTests : IDisposable
 {
-    private readonly RedisProcess _redis = new();
+    private readonly RedisServer _redis = new();
     private readonly ConnectionMultiplexer _connection;
 
     public HeartbeatTests() => _connection = ConnectionMultiplexer.Connect(_redis.ConnectionString);

@@ -16,7 +16,7 @@ namespace Serve.Gateway.Tests.Discovery;
 /// </summary>
 public sealed class HeartbeatDiscoveryTests
 {
-    private static Action<WebApplicationBuilder> Registering(RedisProcess redis, string id) => builder =>
+    private static Action<WebApplicationBuilder> Registering(RedisServer redis, string id) => builder =>
     {
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -49,7 +49,7 @@ public sealed class HeartbeatDiscoveryTests
     [Fact]
     public async Task Gateway_FindsReplicasByHeartbeat_AndDropsOneThatStops()
     {
-        using var redis = new RedisProcess();
+        using var redis = new RedisServer();
         await using var r1 = await FakeReplica.StartAsync("hb-1", Registering(redis, "hb-1"));
         var r2 = await FakeReplica.StartAsync("hb-2", Registering(redis, "hb-2"));
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, Uri>(), new Dictionary<string, string?>
@@ -85,7 +85,7 @@ public sealed class HeartbeatDiscoveryTests
     [Fact]
     public async Task Heartbeat_NotReady_IsNotRegistered()
     {
-        using var redis = new RedisProcess();
+        using var redis = new RedisServer();
         var ready = false;
         await using var replica = await FakeReplica.StartAsync("hb-3", builder =>
         {

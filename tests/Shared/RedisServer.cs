@@ -2,11 +2,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Serve.Redis.Tests;
+namespace Serve.Testing;
 
 /// <summary>
 /// A real redis-server on a free loopback port with its own temp directory and no persistence, started and
-/// stopped by the test. Fails with a clear message when redis-server is not installed (scripts/test installs it).
+/// stopped (or killed, and started again on the same port) by the test. One file, compiled into every test project
+/// that needs Redis (each links it in its csproj). Fails with a clear message when redis-server is not installed (scripts/test installs it).
 /// </summary>
 public sealed class RedisServer : IDisposable
 {
