@@ -6,11 +6,13 @@ using Serve.Models;
 // Benchmark for issue 3, in one process and one run: (1) 8 concurrent greedy streams on one adapter vs the same load
 // spread over 4 adapters, on the engine; (2) the same single-adapter load through the HTTP server (SSE, loopback)
 // vs the engine driven directly. Usage:
-//   dotnet run -c Release --project benchmarks/Serve.Engine.Bench [-- --tokens N --rounds N --weights q8_0|f16 --threads N]
+//   dotnet run -c Release --project benchmarks/Serve.Engine.Bench [-- --tokens N --rounds N --weights q8_0|f16 --threads N
+//                                                                  --batching auto|mixed|grouped]
 // --threads sets llama.cpp's threads for the engine and the server alike (default: llama.cpp's own choice).
 var tokens = ArgValue("--tokens", 64);
 var threads = ArgValue("--threads", 0);
 var rounds = ArgValue("--rounds", 3);
+var batching = Enum.Parse<AdapterBatching>(ArgString("--batching", "auto"), ignoreCase: true);
 var weights = ArgString("--weights", "q8_0") switch
 {
     "f16" => Serve.Gguf.GgmlType.F16,
@@ -39,7 +41,7 @@ Console.WriteLine($"{Environment.ProcessorCount} cores; 8 concurrent streams x {
 using var engine = InferenceEngine.Start(new EngineOptions
 {
     ModelPath = model, AdaptersDirectory = adapters, MaxSequences = 8, ContextPerSequence = 1024, PrefixCache = false,
-    Threads = threads > 0 ? threads : null,
+    Threads = threads > 0 ? threads : null, AdapterBatching = batching,
 });
 var runner = new LoadRunner(new EngineTarget(engine), tokens);
 await runner.RunAsync(_ => "adapter0", 1); // warm-up: loads adapters, first graph
@@ -68,6 +70,7 @@ await using var server = Serve.Server.Hosting.ServeApplication.Build(
     "--model", model, "--adapters", adapters, "--urls", $"http://127.0.0.1:{port}",
     "--Serve:Engine:MaxSequences=8", "--Serve:Engine:ContextPerSequence=1024", "--Serve:Engine:PrefixCache=false",
     .. (threads > 0 ? new[] { $"--Serve:Engine:Threads={threads}" } : []),
+    $"--Serve:Engine:AdapterBatching={batching}",
     "--Logging:LogLevel:Default=Warning",
     "--Serve:Cache:Enabled=false", // the repeated greedy requests must reach the engine, not the response cache
 ]);

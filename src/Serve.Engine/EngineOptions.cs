@@ -51,6 +51,9 @@ public sealed record EngineOptions
     /// <summary>KV cache element type (F16 default; F32 for exact comparisons, Q8_0 to halve memory).</summary>
     public Serve.Llama.Native.GgmlType KvCacheType { get; init; } = Serve.Llama.Native.GgmlType.F16;
 
+    /// <summary>How sequences of different adapters share decodes (Auto: Mixed on the CPU, Grouped on a GPU).</summary>
+    public AdapterBatching AdapterBatching { get; init; } = AdapterBatching.Auto;
+
     /// <summary>Name the base model is served under; null = the model file name without extension.</summary>
     public string? ModelName { get; init; }
 }

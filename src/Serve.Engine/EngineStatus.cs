@@ -1,6 +1,10 @@
 namespace Serve.Engine;
 
-/// <summary>A snapshot of the scheduler for health and metrics. KvTokens: positions held by all sequence slots (running and idle prefix-cache slots; shared prefix cells counted per slot).</summary>
+/// <summary>
+/// A snapshot of the scheduler for health and metrics. KvTokens: positions held by all sequence slots (running and
+/// idle prefix-cache slots; shared prefix cells counted per slot). Steps: scheduler steps; Decodes: llama_decode
+/// calls (one per step with mixed batching, one per adapter group per step with grouped batching).
+/// </summary>
 public sealed record EngineStatus(
     bool Ready,
     int Running,
@@ -12,4 +16,5 @@ public sealed record EngineStatus(
     long GeneratedTokens,
     long PromptTokens,
     long CachedPromptTokens,
-    int KvTokens);
+    int KvTokens,
+    long Decodes = 0);

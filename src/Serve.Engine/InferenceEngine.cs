@@ -5,6 +5,7 @@ using Serve.Engine.Adapters;
 using Serve.Engine.Sampling;
 using Serve.Engine.Scheduling;
 using Serve.Llama;
+using Serve.Llama.Native;
 
 namespace Serve.Engine;
 
@@ -28,7 +29,8 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     private long _nextId;
     private int _disposed;
 
-    private InferenceEngine(EngineOptions options, LlamaModel model, LlamaContext context, BaseModelInfo info, AdapterCatalog catalog, ILoggerFactory loggers)
+    private InferenceEngine(EngineOptions options, LlamaModel model, LlamaContext context, BaseModelInfo info, AdapterCatalog catalog, BatchedLora? batchedLora,
+        ILoggerFactory loggers)
     {
         Options = options;
         _model = model;
@@ -37,7 +39,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         Adapters = catalog;
         _logger = loggers.CreateLogger<InferenceEngine>();
         _meters = new EngineMeters(() => Status);
-        _scheduler = new BatchScheduler(context, catalog, options, _meters, loggers.CreateLogger<BatchScheduler>());
+        _scheduler = new BatchScheduler(context, catalog, options, batchedLora, _meters, loggers.CreateLogger<BatchScheduler>());
         catalog.AbortSequences = _scheduler.AbortAdapter;
     }
 
@@ -61,8 +63,17 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         try
         {
             var slots = options.MaxSequences + (options.PrefixCache ? options.PrefixCacheSlots : 0);
+            var mixed = options.AdapterBatching switch
+            {
+                AdapterBatching.Mixed => true,
+                AdapterBatching.Grouped => false,
+                _ => options.GpuLayers == 0 || !LlamaBackend.Devices.Any(d => d.Type is GgmlBackendDeviceType.Gpu or GgmlBackendDeviceType.IntegratedGpu),
+            };
+            var batchedLora = mixed ? new BatchedLora() : null;
             context = LlamaContext.Create(model, new LlamaContextOptions
             {
+                GraphObserver = batchedLora,
+                PersistentThreads = true, // mixed batching splits each decode at every patched product
                 ContextSize = options.MaxSequences * options.ContextPerSequence,
                 BatchSize = options.BatchSize,
                 UBatchSize = Math.Min(options.UBatchSize, options.BatchSize),
@@ -83,10 +94,11 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             catalog = new AdapterCatalog(model, BaseModelShapes.Read(path, sha), name, Path.GetFullPath(directory), options.MaxLoadedAdapters,
                 loggerFactory.CreateLogger<AdapterCatalog>());
             catalog.Rescan();
-            var engine = new InferenceEngine(options, model, context, info, catalog, loggerFactory);
+            var engine = new InferenceEngine(options, model, context, info, catalog, batchedLora, loggerFactory);
+            engine.AdapterBatching = mixed ? AdapterBatching.Mixed : AdapterBatching.Grouped;
             logger.LogInformation(
-                "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens",
-                name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, options.ContextPerSequence);
+                "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens, {Batching} adapter batching",
+                name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, options.ContextPerSequence, engine.AdapterBatching);
             return engine;
         }
         catch
@@ -99,6 +111,9 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     }
 
     public EngineOptions Options { get; }
+
+    /// <summary>The batching in use: Mixed or Grouped (Auto resolved at start).</summary>
+    public AdapterBatching AdapterBatching { get; private set; }
     public BaseModelInfo BaseModel { get; }
     public AdapterCatalog Adapters { get; }
     public EngineStatus Status => _scheduler.Status;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Serve.Llama.Graph;
 using Serve.Llama.Native;
 
 namespace Serve.Llama;
@@ -11,15 +12,15 @@ namespace Serve.Llama;
 /// </summary>
 public sealed unsafe class LlamaContext : IDisposable
 {
-    private readonly AbortState _abort;
+    private readonly CallbackState _callbacks;
     private bool[] _outputs = [];
     private int _outputBatchCount;
 
-    private LlamaContext(LlamaModel model, SafeLlamaContextHandle handle, AbortState abort, bool kvUnified)
+    private LlamaContext(LlamaModel model, SafeLlamaContextHandle handle, CallbackState callbacks, bool kvUnified)
     {
         Model = model;
         KvUnified = kvUnified;
-        _abort = abort;
+        _callbacks = callbacks;
         Handle = handle;
         Memory = new LlamaMemory(this);
         ContextSize = (int)NativeApi.llama_n_ctx(handle);
@@ -79,10 +80,16 @@ public sealed unsafe class LlamaContext : IDisposable
         p.RopeFreqScale = options.RopeFreqScale;
 
         var handle = new SafeLlamaContextHandle();
-        var abort = new AbortState();
-        var state = GCHandle.Alloc(abort);
+        var callbacks = new CallbackState { Observer = options.GraphObserver };
+        var state = GCHandle.Alloc(callbacks);
         p.AbortCallback = &OnAbort;
         p.AbortCallbackData = (void*)GCHandle.ToIntPtr(state);
+        if (options.GraphObserver is not null)
+        {
+            _ = GgmlOps.MulMat; // resolve the op ids before the first callback needs them
+            p.CbEval = (nint)(delegate* unmanaged[Cdecl]<GgmlTensorNative*, byte, void*, byte>)&OnEval;
+            p.CbEvalUserData = (void*)GCHandle.ToIntPtr(state);
+        }
         try
         {
             handle.AddDependency(model.Handle);
@@ -91,7 +98,9 @@ public sealed unsafe class LlamaContext : IDisposable
             if (pointer == nint.Zero) throw LlamaException.FromNative("Failed to create the llama context", capture.Errors);
             handle.CallbackState = state;
             handle.Attach(pointer);
-            return new LlamaContext(model, handle, abort, options.KvUnified);
+            if (options.PersistentThreads && (handle.Threadpool = CpuThreadpool.Create(Math.Max(p.NThreads, p.NThreadsBatch), options.ThreadPoll)) != 0)
+                NativeApi.llama_attach_threadpool(handle, handle.Threadpool, handle.Threadpool);
+            return new LlamaContext(model, handle, callbacks, options.KvUnified);
         }
         catch
         {
@@ -101,9 +110,35 @@ public sealed unsafe class LlamaContext : IDisposable
         }
     }
 
-    private sealed class AbortState
+    /// <summary>What the native callbacks read: the cancellation of the running Decode and the graph observer.</summary>
+    private sealed class CallbackState
     {
         public CancellationToken Token;
+        public ILlamaGraphObserver? Observer;
+        public Exception? ObserverError;
+    }
+
+    /// <summary>The graph observer of this context (set at creation), or null.</summary>
+    public ILlamaGraphObserver? GraphObserver => _callbacks.Observer;
+
+    // ggml_backend_sched_eval_callback: bool (*)(struct ggml_tensor * t, bool ask, void * user_data).
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static byte OnEval(GgmlTensorNative* tensor, byte ask, void* data)
+    {
+        CallbackState? state = null;
+        try
+        {
+            state = (CallbackState)GCHandle.FromIntPtr((nint)data).Target!;
+            if (state.Observer is null || state.ObserverError is not null) return 0;
+            if (ask != 0) return state.Observer.WantsResult(new GgmlTensor(tensor)) ? (byte)1 : (byte)0;
+            state.Observer.OnComputed(new GgmlTensor(tensor));
+            return 1;
+        }
+        catch (Exception e)
+        {
+            if (state is not null) state.ObserverError ??= e;
+            return 0; // for a computed node, false stops the rest of the graph: its results are refused anyway
+        }
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
@@ -111,7 +146,7 @@ public sealed unsafe class LlamaContext : IDisposable
     {
         try
         {
-            var state = (AbortState)GCHandle.FromIntPtr((nint)data).Target!;
+            var state = (CallbackState)GCHandle.FromIntPtr((nint)data).Target!;
             return state.Token.IsCancellationRequested ? (byte)1 : (byte)0;
         }
         catch
@@ -146,7 +181,8 @@ public sealed unsafe class LlamaContext : IDisposable
 
         using var batchLease = new SafeHandleLease(batch.Handle);
         var capture = LlamaLogging.BeginCapture();
-        _abort.Token = cancellationToken;
+        _callbacks.Token = cancellationToken;
+        _callbacks.ObserverError = null;
         int result;
         try
         {
@@ -154,7 +190,12 @@ public sealed unsafe class LlamaContext : IDisposable
         }
         finally
         {
-            _abort.Token = default;
+            _callbacks.Token = default;
+        }
+        if (_callbacks.ObserverError is { } observerError)
+        {
+            _callbacks.ObserverError = null;
+            throw new LlamaException("The graph observer failed during llama_decode; this batch's results are not usable: " + observerError.Message, observerError);
         }
         if (result != 0)
         {
@@ -268,6 +309,16 @@ public sealed unsafe class LlamaContext : IDisposable
             throw;
         }
         Handle.ReplaceAdapterReferences([.. referenced]);
+    }
+
+    /// <summary>
+    /// With <see cref="LlamaContextOptions.PersistentThreads"/>: puts the worker threads to sleep (they poll for
+    /// work for a while after each computation otherwise). The next Decode wakes them. Call when going idle.
+    /// </summary>
+    public void PauseThreads()
+    {
+        ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+        CpuThreadpool.Pause(Handle.Threadpool);
     }
 
     /// <summary>Timings since creation or the last reset (needs NoPerf = false).</summary>

@@ -1,3 +1,4 @@
+using Serve.Llama.Graph;
 using Serve.Llama.Native;
 
 namespace Serve.Llama;
@@ -52,4 +53,22 @@ public sealed record LlamaContextOptions
 
     /// <summary>RoPE frequency scale; 0 = from the model.</summary>
     public float RopeFreqScale { get; init; }
+
+    /// <summary>
+    /// Sees (and may change) graph nodes while Decode computes them (llama.cpp's cb_eval); null = none. Each node it
+    /// wants splits ggml's computation there, which costs a little per decode.
+    /// </summary>
+    public ILlamaGraphObserver? GraphObserver { get; init; }
+
+    /// <summary>
+    /// Keep one ggml CPU threadpool for the context's life instead of starting threads for every graph computation
+    /// (what llama.cpp does when none is attached). ThreadsBatch then equals Threads.
+    /// </summary>
+    public bool PersistentThreads { get; init; }
+
+    /// <summary>
+    /// With PersistentThreads: how long workers spin for the next computation before sleeping, 0 (never) to 100
+    /// (ggml_threadpool_params.poll); null = ggml's default (50). Spinning workers take a core from other threads.
+    /// </summary>
+    public int? ThreadPoll { get; init; }
 }

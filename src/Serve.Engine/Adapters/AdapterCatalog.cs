@@ -239,7 +239,8 @@ public sealed partial class AdapterCatalog : IDisposable
             }
             var order = Enumerable.Range(0, weights.Count).OrderBy(i => weights[i].Name, StringComparer.Ordinal).ToArray();
             var configuration = new AdapterConfiguration([.. order.Select(i => new AdapterConfigurationEntry(weights[i].Name, adapters[i].Version, weights[i].Scale))]);
-            return new AdapterLease(this, configuration, adapters, [.. order.Select(i => (adapters[i].Native, weights[i].Scale))]);
+            return new AdapterLease(this, configuration, adapters, [.. order.Select(i => (adapters[i].Native, weights[i].Scale))],
+                [.. order.Select(i => (adapters[i].Weights, weights[i].Scale))]);
         }
     }
 
@@ -282,6 +283,16 @@ public sealed partial class AdapterCatalog : IDisposable
         {
             throw new AdapterValidationException($"llama.cpp refused the adapter: {e.Message}", e);
         }
+        LoraWeights weights;
+        try
+        {
+            weights = LoraWeights.Read(temp);
+        }
+        catch
+        {
+            native.Dispose();
+            throw;
+        }
         var path = Path.Combine(Directory, name + ".gguf");
         AdapterInfo info;
         lock (_gate)
@@ -295,7 +306,7 @@ public sealed partial class AdapterCatalog : IDisposable
             _entries[name] = entry;
             if (load && !_loaded.ContainsKey(file.Version) && MakeRoom(keep: []))
             {
-                _loaded[file.Version] = new LoadedAdapter(name, file.Version, native) { LastUsed = ++_clock };
+                _loaded[file.Version] = new LoadedAdapter(name, file.Version, native, weights) { LastUsed = ++_clock };
             }
             else
             {
@@ -321,7 +332,17 @@ public sealed partial class AdapterCatalog : IDisposable
         {
             throw new EngineException($"The adapter '{entry.Name}' could not be loaded: {e.Message}", "model", e);
         }
-        loaded = new LoadedAdapter(entry.Name, entry.File.Version, native);
+        LoraWeights weights;
+        try
+        {
+            weights = LoraWeights.Read(entry.Path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or Serve.Gguf.GgufFormatException or NotSupportedException)
+        {
+            native.Dispose();
+            throw new EngineException($"The adapter '{entry.Name}' could not be read: {e.Message}", "model", e);
+        }
+        loaded = new LoadedAdapter(entry.Name, entry.File.Version, native, weights);
         _loaded[entry.File.Version] = loaded;
         _logger.LogInformation("Adapter {Name} loaded ({Loaded}/{Max} loaded)", entry.Name, _loaded.Count, _maxLoaded);
         return loaded;

@@ -12,18 +12,23 @@ internal sealed class AdapterLease
     private readonly LoadedAdapter[] _adapters;
     private int _released;
 
-    internal AdapterLease(AdapterCatalog? catalog, AdapterConfiguration configuration, LoadedAdapter[] adapters, IReadOnlyList<(LlamaLoraAdapter, float)> natives)
+    internal AdapterLease(AdapterCatalog? catalog, AdapterConfiguration configuration, LoadedAdapter[] adapters, IReadOnlyList<(LlamaLoraAdapter, float)> natives,
+        IReadOnlyList<(LoraWeights, float)> weights)
     {
         _catalog = catalog;
         Configuration = configuration;
         _adapters = adapters;
         Natives = natives;
+        Weights = weights;
     }
 
-    public static AdapterLease None { get; } = new(null, AdapterConfiguration.None, [], []);
+    public static AdapterLease None { get; } = new(null, AdapterConfiguration.None, [], [], []);
 
     public AdapterConfiguration Configuration { get; }
     public IReadOnlyList<(LlamaLoraAdapter Adapter, float Scale)> Natives { get; }
+
+    /// <summary>The same adapters and scales as managed factors (mixed batches apply these per token).</summary>
+    public IReadOnlyList<(LoraWeights Weights, float Scale)> Weights { get; }
     internal IReadOnlyList<LoadedAdapter> Adapters => _adapters;
 
     public bool Uses(string version) => _adapters.Any(a => a.Version == version);

@@ -9,11 +9,11 @@ namespace Serve.Engine.Scheduling;
 
 /// <summary>
 /// Owns the llama.cpp context on one thread and runs continuous batching. Each step it admits queued requests into
-/// free sequence slots (reusing a cached prefix of the same adapter configuration), then decodes every adapter
-/// group that has work: one llama_decode per group, the group's adapters set on the context first, decode tokens
-/// first and prompt chunks (at most PrefillChunk per sequence) filling the rest of the batch. Groups are served
-/// longest-waiting first and every group with work is decoded every step, so no adapter waits longer than one
-/// step for another.
+/// free sequence slots (reusing a cached prefix of the same adapter configuration), then decodes every sequence
+/// that has work, decode tokens first and prompt chunks (at most PrefillChunk per sequence) filling the rest of the
+/// batch. With mixed batching (<see cref="BatchedLora"/>) all adapters share one llama_decode per step; with grouped
+/// batching each adapter group gets its own, its adapters set on the context first, longest-waiting group first.
+/// Either way every group with work is decoded every step, so no adapter waits longer than one step for another.
 /// </summary>
 internal sealed class BatchScheduler : IDisposable
 {
@@ -31,17 +31,21 @@ internal sealed class BatchScheduler : IDisposable
     private readonly KvSlot[] _slots;
     private readonly Dictionary<string, long> _groupServedAt = new(StringComparer.Ordinal);
     private readonly LlamaBatch _batch;
+    private readonly BatchedLora? _lora;
+    private int[] _tokenConfiguration = [];
+    private bool[] _tokenOutputs = [];
     private readonly Thread _thread;
     private readonly object _statusGate = new();
     private EngineStatus _status;
     private string? _contextAdapters;
     private long _clock;
     private int _queued;
-    private long _steps, _generated, _promptTokens, _cachedTokens;
+    private long _steps, _decodes, _generated, _promptTokens, _cachedTokens;
     private volatile bool _stopping;
 
-    public BatchScheduler(LlamaContext context, AdapterCatalog catalog, EngineOptions options, EngineMeters meters, ILogger logger)
+    public BatchScheduler(LlamaContext context, AdapterCatalog catalog, EngineOptions options, BatchedLora? lora, EngineMeters meters, ILogger logger)
     {
+        _lora = lora;
         _context = context;
         _vocab = context.Vocab;
         _catalog = catalog;
@@ -95,6 +99,7 @@ internal sealed class BatchScheduler : IDisposable
                 PublishStatus();
                 if (_running.Count == 0)
                 {
+                    _context.PauseThreads(); // idle: ggml's workers would otherwise spin for the next decode
                     _wake.WaitOne(_waiting.Count > 0 ? 50 : Timeout.Infinite);
                     continue;
                 }
@@ -226,38 +231,68 @@ internal sealed class BatchScheduler : IDisposable
     private void Step()
     {
         _steps++;
-        // Longest-waiting group first, except that the group whose adapters are already set on the context goes
-        // first when it waited as long as the others: every adapter change makes llama.cpp re-reserve its compute
-        // graph, so ABCD-DCBA-ABCD saves one change per step without letting any group wait more than one step.
+        if (_lora is not null) StepMixed();
+        else StepGrouped();
+        foreach (var key in _groupServedAt.Keys.Where(k => !_running.Any(s => s.Lease!.Configuration.Key == k)).ToList())
+            _groupServedAt.Remove(key);
+    }
+
+    /// <summary>
+    /// Mixed batching: every running sequence in one decode whatever its adapters (BatchedLora applies each token's
+    /// own), decode tokens first and prompt chunks in the room left. Only when more sequences decode than a
+    /// micro-batch holds does a step take more than one decode.
+    /// </summary>
+    private void StepMixed()
+    {
+        var budget = Math.Min(_context.BatchSize, _context.UBatchSize); // one micro-batch: llama.cpp keeps the token order
+        var decoding = _running.Where(s => !s.IsPrefilling).ToList();
+        var prefilling = _running.Where(s => s.IsPrefilling).ToList();
+        var done = 0;
+        do
+        {
+            var part = decoding.GetRange(done, Math.Min(budget, decoding.Count - done));
+            done += part.Count;
+            DecodeBatch(part, done == decoding.Count ? prefilling : [], budget);
+        }
+        while (done < decoding.Count);
+    }
+
+    /// <summary>
+    /// Grouped batching: one decode per adapter group, longest-waiting group first, except that the group whose
+    /// adapters are already set on the context goes first when it waited as long as the others: every adapter
+    /// change makes llama.cpp re-reserve its compute graph, so ABCD-DCBA-ABCD saves one change per step without
+    /// letting any group wait more than one step.
+    /// </summary>
+    private void StepGrouped()
+    {
         var groups = _running
             .GroupBy(s => s.Lease!.Configuration.Key, StringComparer.Ordinal)
             .OrderBy(g => g.Key == _contextAdapters ? 0 : 1)
             .ThenBy(g => _groupServedAt.GetValueOrDefault(g.Key))
             .Select(g => g.ToList())
             .ToList();
-        foreach (var group in groups) DecodeGroup(group);
-        foreach (var key in _groupServedAt.Keys.Where(k => !_running.Any(s => s.Lease!.Configuration.Key == k)).ToList())
-            _groupServedAt.Remove(key);
+        foreach (var group in groups)
+            DecodeBatch([.. group.Where(s => !s.IsPrefilling)], [.. group.Where(s => s.IsPrefilling)], _context.BatchSize);
     }
 
-    private void DecodeGroup(List<Sequence> group)
+    /// <summary>
+    /// One llama_decode: a token for each decoding sequence, then prompt chunks (at most PrefillChunk per sequence)
+    /// while the budget lasts; then samples every sequence that got logits. The sequences are of one adapter
+    /// configuration (grouped batching, set on the context here) or of any (mixed batching).
+    /// </summary>
+    private void DecodeBatch(List<Sequence> decoding, List<Sequence> prefilling, int budget)
     {
-        var key = group[0].Lease!.Configuration.Key;
-        var now = Stopwatch.GetTimestamp();
-        if (_groupServedAt.TryGetValue(key, out var servedAt))
-            _meters.GroupWait.Record(Stopwatch.GetElapsedTime(servedAt, now).TotalSeconds, EngineMeters.Adapter(group[0].AdapterTag));
-
         _batch.Clear();
-        var outputs = new List<(Sequence Sequence, int Index)>(group.Count);
+        var outputs = new List<(Sequence Sequence, int Index)>(decoding.Count);
         var chunks = new List<(Sequence Sequence, int Count)>();
-        var budget = _context.BatchSize;
-        var decoding = group.Where(s => !s.IsPrefilling).ToList();
+        var members = new List<Sequence>(decoding.Count + prefilling.Count);
         foreach (var s in decoding)
         {
             outputs.Add((s, _batch.Add(s.NextToken, s.Slot!.Tokens.Count, s.Slot.SequenceId, true)));
+            members.Add(s);
             budget--;
         }
-        foreach (var s in group.Where(s => s.IsPrefilling))
+        foreach (var s in prefilling)
         {
             if (budget <= 0) break;
             var n = Math.Min(Math.Min(_options.PrefillChunk, s.Prompt.Length - s.PromptCursor), budget);
@@ -265,19 +300,30 @@ internal sealed class BatchScheduler : IDisposable
             _batch.AddRange(s.Prompt.AsSpan(s.PromptCursor, n), s.PromptCursor, s.Slot!.SequenceId, last);
             if (last) outputs.Add((s, _batch.Count - 1));
             chunks.Add((s, n));
+            members.Add(s);
             budget -= n;
         }
         if (_batch.Count == 0) return;
 
-        if (_contextAdapters != key)
+        var now = Stopwatch.GetTimestamp();
+        var keys = members.Select(s => s.Lease!.Configuration.Key).Distinct(StringComparer.Ordinal).ToList();
+        foreach (var key in keys)
         {
-            _context.SetAdapters(group[0].Lease!.Natives);
-            _contextAdapters = key;
+            if (_groupServedAt.TryGetValue(key, out var servedAt))
+                _meters.GroupWait.Record(Stopwatch.GetElapsedTime(servedAt, now).TotalSeconds, EngineMeters.Adapter(members.First(s => s.Lease!.Configuration.Key == key).AdapterTag));
         }
-        if (!TryDecode(group)) return;
-        _groupServedAt[key] = Stopwatch.GetTimestamp();
+        if (_lora is not null) PrepareMixed(decoding, chunks);
+        else if (_contextAdapters != keys[0])
+        {
+            _context.SetAdapters(members[0].Lease!.Natives);
+            _contextAdapters = keys[0];
+        }
+        _decodes++;
+        if (!TryDecode(members)) return;
+        var served = Stopwatch.GetTimestamp();
+        foreach (var key in keys) _groupServedAt[key] = served;
         _meters.BatchTokens.Record(_batch.Count);
-        _meters.BatchSequences.Record(decoding.Count + chunks.Count);
+        _meters.BatchSequences.Record(members.Count);
 
         foreach (var s in decoding) s.Slot!.Tokens.Add(s.NextToken);
         foreach (var (s, n) in chunks)
@@ -296,6 +342,36 @@ internal sealed class BatchScheduler : IDisposable
                 Fail(s, new EngineException("Sampling failed: " + e.Message, inner: e));
             }
         }
+    }
+
+    /// <summary>Tells BatchedLora which adapters each token of the batch (built in this order) runs with.</summary>
+    private void PrepareMixed(List<Sequence> decoding, List<(Sequence Sequence, int Count)> chunks)
+    {
+        var configurations = new List<IReadOnlyList<(LoraWeights Weights, float Scale)>>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        int ConfigurationOf(Sequence s)
+        {
+            var lease = s.Lease!;
+            if (lease.Configuration.IsBase) return -1;
+            if (!index.TryGetValue(lease.Configuration.Key, out var i))
+            {
+                index[lease.Configuration.Key] = i = configurations.Count;
+                configurations.Add(lease.Weights);
+            }
+            return i;
+        }
+        if (_tokenConfiguration.Length < _batch.Count) _tokenConfiguration = new int[Math.Max(_batch.Count, 2 * _tokenConfiguration.Length)];
+        if (_tokenOutputs.Length < _batch.Count) _tokenOutputs = new bool[_tokenConfiguration.Length];
+        var t = 0;
+        foreach (var s in decoding) _tokenConfiguration[t++] = ConfigurationOf(s);
+        foreach (var (s, n) in chunks)
+        {
+            var c = ConfigurationOf(s);
+            for (var k = 0; k < n; k++) _tokenConfiguration[t++] = c;
+        }
+        for (var i = 0; i < _batch.Count; i++) _tokenOutputs[i] = _batch.GetOutput(i);
+        if (configurations.Count == 0) _lora!.Clear();
+        else _lora!.SetBatch(configurations, _tokenConfiguration.AsSpan(0, _batch.Count), _tokenOutputs.AsSpan(0, _batch.Count));
     }
 
     /// <summary>Decodes the batch; when the KV cache is full, frees idle cached slots and retries.</summary>
@@ -433,7 +509,8 @@ internal sealed class BatchScheduler : IDisposable
         GeneratedTokens: _generated,
         PromptTokens: _promptTokens,
         CachedPromptTokens: _cachedTokens,
-        KvTokens: _slots.Sum(x => x.Tokens.Count));
+        KvTokens: _slots.Sum(x => x.Tokens.Count),
+        Decodes: _decodes);
 
     public void Dispose()
     {

@@ -14,6 +14,9 @@ internal sealed class SafeLlamaContextHandle : SafeLlamaHandle
     /// <summary>State the native abort callback reads; freed only after llama_free, when no callback can run.</summary>
     internal GCHandle CallbackState { get; set; }
 
+    /// <summary>The ggml threadpool attached to the context (0: none); freed after llama_free.</summary>
+    internal nint Threadpool { get; set; }
+
     /// <summary>Swaps the adapter references held for the context; call after llama_set_adapters_lora succeeded.</summary>
     internal void ReplaceAdapterReferences(SafeHandle[] referenced)
     {
@@ -29,6 +32,8 @@ internal sealed class SafeLlamaContextHandle : SafeLlamaHandle
     protected override void Free(nint pointer)
     {
         NativeApi.llama_free(pointer);
+        CpuThreadpool.Free(Threadpool);
+        Threadpool = 0;
         if (CallbackState.IsAllocated) CallbackState.Free();
         ReplaceAdapterReferences([]);
     }

@@ -33,6 +33,8 @@ public sealed class EngineSettings
     public int? GpuLayers { get; set; }
     public LlamaFlashAttnType? FlashAttention { get; set; }
     public GgmlType? KvCacheType { get; set; }
+    /// <summary>Auto, Mixed (all adapters in one decode per step) or Grouped (one decode per adapter group).</summary>
+    public AdapterBatching? AdapterBatching { get; set; }
 
     public EngineOptions ToEngineOptions()
     {
@@ -55,6 +57,7 @@ public sealed class EngineSettings
             GpuLayers = GpuLayers ?? o.GpuLayers,
             FlashAttention = FlashAttention ?? o.FlashAttention,
             KvCacheType = KvCacheType ?? o.KvCacheType,
+            AdapterBatching = AdapterBatching ?? o.AdapterBatching,
         };
     }
 }

@@ -1,0 +1,151 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Serve.Engine.Adapters;
+using Serve.Llama.Graph;
+using Serve.Llama.Native;
+
+namespace Serve.Engine.Scheduling;
+
+/// <summary>
+/// Applies a different adapter configuration to each token of one llama_decode, so sequences of every adapter
+/// share a batch (S-LoRA / Punica style) instead of one decode per adapter. No adapter is set on the llama.cpp
+/// context: llama.cpp computes the base model, and for each targeted weight W this observer stops the graph right
+/// after the product W x and adds scale * B (A x) to each token's column, using that token's adapters, before
+/// any later node reads it. Tokens of the base model are left alone. A token's result thus depends only on its
+/// own adapters, whatever else is in the batch.
+/// The batch must fit one micro-batch (llama.cpp then keeps the token order), and the weights must be in host
+/// memory or readable through ggml_backend_tensor_get/set.
+/// </summary>
+internal sealed unsafe class BatchedLora : ILlamaGraphObserver
+{
+    private readonly Dictionary<nint, string> _weightNames = [];
+    private readonly HashSet<string> _targets = new(StringComparer.Ordinal);
+    private IReadOnlyList<(LoraWeights Weights, float Scale)>[] _configurations = [];
+    private int[] _tokenConfiguration = [];
+    private int[] _outputConfiguration = [];
+    private int _tokens, _outputs;
+    private float[] _input = [], _output = [];
+
+    /// <summary>Targeted products patched during the last decode (for tests and metrics).</summary>
+    public int PatchedProducts { get; private set; }
+
+    /// <summary>
+    /// Describes the next decode: the adapters of each configuration, and for each batch token (in batch order) the
+    /// index of its configuration (-1: base model) and whether it asked for output logits.
+    /// </summary>
+    public void SetBatch(IReadOnlyList<IReadOnlyList<(LoraWeights Weights, float Scale)>> configurations, ReadOnlySpan<int> tokenConfiguration, ReadOnlySpan<bool> outputs)
+    {
+        _configurations = [.. configurations];
+        _targets.Clear();
+        foreach (var configuration in _configurations)
+            foreach (var (weights, _) in configuration)
+                _targets.UnionWith(weights.Targets);
+        _tokens = tokenConfiguration.Length;
+        if (_tokenConfiguration.Length < _tokens) _tokenConfiguration = new int[Math.Max(_tokens, 2 * _tokenConfiguration.Length)];
+        if (_outputConfiguration.Length < _tokens) _outputConfiguration = new int[_tokenConfiguration.Length];
+        _outputs = 0;
+        for (var i = 0; i < _tokens; i++)
+        {
+            var c = tokenConfiguration[i];
+            if (c >= _configurations.Length) throw new ArgumentOutOfRangeException(nameof(tokenConfiguration), c, "No such configuration.");
+            _tokenConfiguration[i] = c;
+            if (outputs[i]) _outputConfiguration[_outputs++] = c;
+        }
+        PatchedProducts = 0;
+    }
+
+    /// <summary>No adapters in the next decodes: every node passes untouched.</summary>
+    public void Clear()
+    {
+        _targets.Clear();
+        _configurations = [];
+        _tokens = _outputs = 0;
+    }
+
+    public bool WantsResult(GgmlTensor node)
+    {
+        if (_targets.Count == 0 || !node.IsMatMul) return false;
+        return WeightName(node.Source(0)) is { } name && _targets.Contains(name);
+    }
+
+    public void OnComputed(GgmlTensor node)
+    {
+        var name = WeightName(node.Source(0))!;
+        var input = node.Source(1);
+        int outputs = checked((int)node.Elements(0)), columns = checked((int)node.Elements(1)), inputs = checked((int)input.Elements(0));
+        if (node.Type != GgmlType.F32 || input.Type != GgmlType.F32 || node.Elements(2) * node.Elements(3) != 1 || input.Elements(1) != columns
+            || input.Elements(2) * input.Elements(3) != 1 || node.Stride(1) != (long)outputs * sizeof(float) || input.Stride(0) != sizeof(float))
+            throw new InvalidOperationException($"Unexpected product for {name}: {node} from {input}.");
+        // Every layer's products have one column per batch token, except after llama.cpp keeps only the output
+        // rows (the last layer's feed-forward): then one per output token, in batch order.
+        int[] map;
+        if (columns == _tokens) map = _tokenConfiguration;
+        else if (columns == _outputs) map = _outputConfiguration;
+        else throw new InvalidOperationException($"{name} has {columns} columns; the batch has {_tokens} tokens and {_outputs} outputs (was it split into micro-batches?).");
+
+        var inputStride = input.Stride(1);
+        var host = node.IsHostMemory && input.IsHostMemory;
+        float* y, x;
+        GCHandle pinnedIn = default, pinnedOut = default;
+        if (host)
+        {
+            y = (float*)node.HostData;
+            x = (float*)input.HostData;
+        }
+        else
+        {
+            // Another backend's memory (a GPU): copy out, patch, copy back.
+            var inBytes = checked((int)input.ByteSize);
+            if (_input.Length * sizeof(float) < inBytes) _input = new float[(inBytes + 3) / 4];
+            if (_output.Length < outputs * columns) _output = new float[outputs * columns];
+            input.CopyTo(MemoryMarshal.AsBytes(_input.AsSpan())[..inBytes]);
+            node.CopyTo(MemoryMarshal.AsBytes(_output.AsSpan(0, outputs * columns)));
+            pinnedIn = GCHandle.Alloc(_input, GCHandleType.Pinned);
+            pinnedOut = GCHandle.Alloc(_output, GCHandleType.Pinned);
+            x = (float*)pinnedIn.AddrOfPinnedObject();
+            y = (float*)pinnedOut.AddrOfPinnedObject();
+        }
+        try
+        {
+            var patched = false;
+            Span<float> t = stackalloc float[64];
+            for (var j = 0; j < columns; j++)
+            {
+                var c = map[j];
+                if (c < 0) continue;
+                var xj = new ReadOnlySpan<float>((byte*)x + j * inputStride, inputs);
+                var yj = new Span<float>(y + (long)j * outputs, outputs);
+                foreach (var (weights, scale) in _configurations[c])
+                {
+                    if (!weights.TryGet(name, out var pair)) continue;
+                    if (pair.Inputs != inputs || pair.Outputs != outputs)
+                        throw new InvalidOperationException($"{name}: the adapter is [{pair.Outputs} x {pair.Inputs}], the product [{outputs} x {inputs}].");
+                    var ax = pair.Rank <= t.Length ? t[..pair.Rank] : new float[pair.Rank];
+                    var s = pair.Scale * scale;
+                    for (var k = 0; k < pair.Rank; k++) ax[k] = s * TensorPrimitives.Dot(pair.A.AsSpan(k * inputs, inputs), xj);
+                    for (var k = 0; k < pair.Rank; k++) TensorPrimitives.MultiplyAdd(pair.BTransposed.AsSpan(k * outputs, outputs), ax[k], yj, yj);
+                    patched = true;
+                }
+            }
+            if (patched) PatchedProducts++;
+            if (!host && patched) node.CopyFrom(MemoryMarshal.AsBytes(_output.AsSpan(0, outputs * columns)));
+        }
+        finally
+        {
+            if (pinnedIn.IsAllocated) pinnedIn.Free();
+            if (pinnedOut.IsAllocated) pinnedOut.Free();
+        }
+    }
+
+    /// <summary>The GGUF name of a model weight ("blk.N.*.weight"), cached by address (weights never move); null otherwise.</summary>
+    private string? WeightName(GgmlTensor tensor)
+    {
+        if (tensor.IsNull) return null;
+        if (_weightNames.TryGetValue(tensor.Address, out var name)) return name;
+        var utf8 = tensor.NameUtf8;
+        if (!utf8.StartsWith("blk."u8) || !utf8.EndsWith(".weight"u8)) return null;
+        name = System.Text.Encoding.UTF8.GetString(utf8);
+        _weightNames[tensor.Address] = name;
+        return name;
+    }
+}
