@@ -47,12 +47,20 @@ var runner = new LoadRunner(new EngineTarget(engine), tokens);
 await runner.RunAsync(_ => "adapter0", 1); // warm-up: loads adapters, first graph
 
 // Rounds interleave the three loads so a noisy neighbour hits all of them alike; the best round of each counts.
+// Paired ratios (each mixed round against the single round just before it) are printed too: their median is less
+// sensitive to a neighbour that slows a whole stretch of rounds than the ratio of two bests.
 LoadResult? single = null, mixed = null, baseOnly = null;
+var pairedThroughput = new List<double>();
+var pairedTtft = new List<double>();
 for (var r = 0; r < rounds; r++)
 {
     baseOnly = LoadResult.Best(baseOnly, await runner.RunAsync(_ => null, 8));
-    single = LoadResult.Best(single, await runner.RunAsync(_ => "adapter0", 8));
-    mixed = LoadResult.Best(mixed, await runner.RunAsync(i => $"adapter{i % 4}", 8));
+    var s1 = await runner.RunAsync(_ => "adapter0", 8);
+    var m1 = await runner.RunAsync(i => $"adapter{i % 4}", 8);
+    single = LoadResult.Best(single, s1);
+    mixed = LoadResult.Best(mixed, m1);
+    pairedThroughput.Add(m1.TokensPerSecond / s1.TokensPerSecond);
+    pairedTtft.Add(m1.TtftP50 / s1.TtftP50);
 }
 Console.WriteLine();
 Console.WriteLine("| load | output tok/s | TTFT p50 ms | TTFT p90 ms |");
@@ -62,6 +70,8 @@ foreach (var (name, r) in new[] { ("base model, 8 streams", baseOnly!), ("1 adap
 Console.WriteLine();
 Console.WriteLine($"mixed/single throughput: {mixed!.TokensPerSecond / single!.TokensPerSecond:F3}x (target >= 0.9)");
 Console.WriteLine($"mixed/single TTFT p50:   {mixed.TtftP50 / single.TtftP50:F3}x (target <= 2)");
+Console.WriteLine($"paired rounds, median:   throughput {Median(pairedThroughput):F3}x, TTFT p50 {Median(pairedTtft):F3}x (per round: {string.Join(" ", pairedThroughput.Select(x => x.ToString("F2")))})");
+Console.WriteLine($"engine: {engine.AdapterBatching} adapter batching");
 
 // (2) The server over loopback HTTP vs the engine in process, same model, same options, rounds interleaved.
 var port = FreePort();
@@ -79,10 +89,14 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
 var viaHttp = new LoadRunner(new HttpTarget(http, Path.GetFileNameWithoutExtension(model)), tokens);
 await viaHttp.RunAsync(_ => "adapter0", 8); // warm-up
 LoadResult? direct = null, served = null;
+var pairedServer = new List<double>();
 for (var r = 0; r < rounds; r++)
 {
-    direct = LoadResult.Best(direct, await runner.RunAsync(_ => "adapter0", 8));
-    served = LoadResult.Best(served, await viaHttp.RunAsync(_ => "adapter0", 8));
+    var d1 = await runner.RunAsync(_ => "adapter0", 8);
+    var h1 = await viaHttp.RunAsync(_ => "adapter0", 8);
+    direct = LoadResult.Best(direct, d1);
+    served = LoadResult.Best(served, h1);
+    pairedServer.Add(h1.TokensPerSecond / d1.TokensPerSecond);
 }
 await server.StopAsync();
 Console.WriteLine();
@@ -92,6 +106,13 @@ Console.WriteLine($"| engine in process | {direct!.TokensPerSecond:F1} | {direct
 Console.WriteLine($"| server, HTTP + SSE | {served!.TokensPerSecond:F1} | {served.TtftP50 * 1000:F1} | {served.TtftP90 * 1000:F1} |");
 Console.WriteLine();
 Console.WriteLine($"server/engine throughput: {served.TokensPerSecond / direct.TokensPerSecond:F3}x (target >= 0.95)");
+Console.WriteLine($"paired rounds, median:    {Median(pairedServer):F3}x (per round: {string.Join(" ", pairedServer.Select(x => x.ToString("F2")))})");
+
+static double Median(List<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+}
 
 static int FreePort()
 {

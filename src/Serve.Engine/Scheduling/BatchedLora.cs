@@ -24,7 +24,8 @@ internal sealed unsafe class BatchedLora : ILlamaGraphObserver
     private int[] _tokenConfiguration = [];
     private int[] _outputConfiguration = [];
     private int _tokens, _outputs;
-    private float[] _input = [], _output = [];
+    private float[] _input = [], _output = [], _ax = [];
+    private readonly List<int> _columns = [];
 
     /// <summary>Targeted products patched during the last decode (for tests and metrics).</summary>
     public int PatchedProducts { get; private set; }
@@ -68,6 +69,7 @@ internal sealed unsafe class BatchedLora : ILlamaGraphObserver
         return WeightName(node.Source(0)) is { } name && _targets.Contains(name);
     }
 
+
     public void OnComputed(GgmlTensor node)
     {
         var name = WeightName(node.Source(0))!;
@@ -108,22 +110,36 @@ internal sealed unsafe class BatchedLora : ILlamaGraphObserver
         try
         {
             var patched = false;
-            Span<float> t = stackalloc float[64];
-            for (var j = 0; j < columns; j++)
+            // Column by configuration, then each adapter's A and B read once for all its columns (not once per
+            // token): y_j += s * B (A x_j), as ax[j, k] = A_k . x_j then y_j += ax[j, k] * B^T_k.
+            for (var c = 0; c < _configurations.Length; c++)
             {
-                var c = map[j];
-                if (c < 0) continue;
-                var xj = new ReadOnlySpan<float>((byte*)x + j * inputStride, inputs);
-                var yj = new Span<float>(y + (long)j * outputs, outputs);
+                _columns.Clear();
+                for (var j = 0; j < columns; j++) if (map[j] == c) _columns.Add(j);
+                if (_columns.Count == 0) continue;
                 foreach (var (weights, scale) in _configurations[c])
                 {
                     if (!weights.TryGet(name, out var pair)) continue;
                     if (pair.Inputs != inputs || pair.Outputs != outputs)
                         throw new InvalidOperationException($"{name}: the adapter is [{pair.Outputs} x {pair.Inputs}], the product [{outputs} x {inputs}].");
-                    var ax = pair.Rank <= t.Length ? t[..pair.Rank] : new float[pair.Rank];
+                    int rank = pair.Rank, n = _columns.Count;
+                    if (_ax.Length < n * rank) _ax = new float[Math.Max(n * rank, 2 * _ax.Length)];
                     var s = pair.Scale * scale;
-                    for (var k = 0; k < pair.Rank; k++) ax[k] = s * TensorPrimitives.Dot(pair.A.AsSpan(k * inputs, inputs), xj);
-                    for (var k = 0; k < pair.Rank; k++) TensorPrimitives.MultiplyAdd(pair.BTransposed.AsSpan(k * outputs, outputs), ax[k], yj, yj);
+                    for (var k = 0; k < rank; k++)
+                    {
+                        var ak = pair.A.AsSpan(k * inputs, inputs);
+                        for (var i = 0; i < n; i++)
+                            _ax[i * rank + k] = s * TensorPrimitives.Dot(ak, new ReadOnlySpan<float>((byte*)x + _columns[i] * inputStride, inputs));
+                    }
+                    for (var k = 0; k < rank; k++)
+                    {
+                        var bk = pair.BTransposed.AsSpan(k * outputs, outputs);
+                        for (var i = 0; i < n; i++)
+                        {
+                            var yj = new Span<float>(y + (long)_columns[i] * outputs, outputs);
+                            TensorPrimitives.MultiplyAdd(bk, _ax[i * rank + k], yj, yj);
+                        }
+                    }
                     patched = true;
                 }
             }
