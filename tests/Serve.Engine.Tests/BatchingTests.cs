@@ -96,10 +96,11 @@ public sealed class BatchingTests(EngineFixture fixture)
         var after = engine.Status;
         Assert.False(longA.IsCompleted, "adapter b waited for adapter a's request to finish");
         await longA;
-        // b's prefill and its five tokens took a step each (give or take admission), and a generated in those steps:
-        // neither waited for the other. Counted in steps, not time, so a loaded machine cannot fail it.
+        // b's prefill and its five tokens took a step each, and a generated in every step: neither waited for the
+        // other. Counted in steps, not time; the bound is loose because the snapshots are taken by this thread,
+        // which a loaded machine wakes late, but waiting for a would have taken its ~190 remaining steps.
         var steps = after.Steps - before.Steps;
-        Assert.True(steps <= 10, $"b's 5 tokens took {steps} steps");
+        Assert.True(steps <= 60, $"b's 5 tokens took {steps} steps");
         Assert.True(after.GeneratedTokens - before.GeneratedTokens - 5 >= steps - 3, $"a generated {after.GeneratedTokens - before.GeneratedTokens - 5} tokens in b's {steps} steps");
     }
 
