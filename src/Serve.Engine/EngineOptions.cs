@@ -12,8 +12,15 @@ public sealed record EngineOptions
     /// <summary>Sequences decoded at once (llama.cpp sequence slots in use by requests).</summary>
     public int MaxSequences { get; init; } = 8;
 
-    /// <summary>Most tokens (prompt + completion) one sequence may hold.</summary>
-    public int ContextPerSequence { get; init; } = 2048;
+    /// <summary>
+    /// Most tokens (prompt + completion) one sequence may hold; null = the model's training context, at most
+    /// <see cref="DefaultContextPerSequence"/> (llama-server also defaults to the training context). The engine's
+    /// <see cref="InferenceEngine.Options"/> hold the resolved value.
+    /// </summary>
+    public int? ContextPerSequence { get; init; }
+
+    /// <summary>The longest default context per sequence (when the model's training context is longer or unknown).</summary>
+    public const int DefaultContextPerSequence = 2048;
 
     /// <summary>Most tokens in one llama_decode call (decode tokens first, prompt chunks fill the rest).</summary>
     public int BatchSize { get; init; } = 512;

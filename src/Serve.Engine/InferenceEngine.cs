@@ -58,6 +58,12 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         var sha = AdapterFile.Sha256Hex(path);
         cancellationToken.ThrowIfCancellationRequested();
         var model = LlamaModel.Load(path, new LlamaModelOptions { GpuLayers = options.GpuLayers }, cancellationToken);
+        options = options with
+        {
+            ContextPerSequence = options.ContextPerSequence
+                ?? (model.TrainContextLength > 0 ? Math.Min(model.TrainContextLength, EngineOptions.DefaultContextPerSequence) : EngineOptions.DefaultContextPerSequence),
+        };
+        var contextPerSequence = options.ContextPerSequence.Value;
         LlamaContext? context = null;
         AdapterCatalog? catalog = null;
         try
@@ -74,7 +80,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             {
                 GraphObserver = batchedLora,
                 PersistentThreads = true, // mixed batching splits each decode at every patched product
-                ContextSize = options.MaxSequences * options.ContextPerSequence,
+                ContextSize = options.MaxSequences * contextPerSequence,
                 BatchSize = options.BatchSize,
                 UBatchSize = Math.Min(options.UBatchSize, options.BatchSize),
                 SeqMax = slots,
@@ -84,10 +90,14 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
                 TypeK = options.KvCacheType,
                 TypeV = options.KvCacheType,
             });
+            if (model.TrainContextLength > 0 && contextPerSequence > model.TrainContextLength)
+                logger.LogWarning(
+                    "ContextPerSequence ({Context}) is longer than the model was trained for ({Trained} tokens): sequences past that length may degrade",
+                    contextPerSequence, model.TrainContextLength);
             var name = options.ModelName ?? Path.GetFileNameWithoutExtension(path);
             var architecture = model.Metadata.GetValueOrDefault("general.architecture") ?? "unknown";
             var info = new BaseModelInfo(name, path, sha, architecture, model.ParameterCount, model.Vocab.Count,
-                options.ContextPerSequence, model.TrainContextLength, new DateTimeOffset(File.GetLastWriteTimeUtc(path), TimeSpan.Zero));
+                contextPerSequence, model.TrainContextLength, new DateTimeOffset(File.GetLastWriteTimeUtc(path), TimeSpan.Zero));
             var directory = options.AdaptersDirectory ?? Path.Combine(Path.GetTempPath(), $"serve-adapters-{Environment.ProcessId}");
             if (options.AdaptersDirectory is null)
                 logger.LogWarning("No adapters directory configured: adapters registered at run time go to {Directory} and are lost at exit", directory);
@@ -98,7 +108,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             engine.AdapterBatching = mixed ? AdapterBatching.Mixed : AdapterBatching.Grouped;
             logger.LogInformation(
                 "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens, {Batching} adapter batching",
-                name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, options.ContextPerSequence, engine.AdapterBatching);
+                name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, contextPerSequence, engine.AdapterBatching);
             return engine;
         }
         catch
@@ -209,7 +219,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         var prompt = Tokenize(text);
         var param = request.Messages is null ? "prompt" : "messages";
         if (prompt.Length == 0) throw new InvalidGenerationRequestException("The prompt is empty.", param);
-        var limit = Options.ContextPerSequence;
+        var limit = Options.ContextPerSequence!.Value;
         if (prompt.Length >= limit)
             throw new ContextLengthExceededException(
                 $"This model's maximum context length is {limit} tokens. However, your {param} resulted in {prompt.Length} tokens.", prompt.Length, limit);
@@ -271,7 +281,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             if (!ok) throw new ArgumentException(message, "options");
         }
         Require(o.MaxSequences >= 1, $"MaxSequences must be at least 1, got {o.MaxSequences}.");
-        Require(o.ContextPerSequence >= 16, $"ContextPerSequence must be at least 16, got {o.ContextPerSequence}.");
+        Require(o.ContextPerSequence is null or >= 16, $"ContextPerSequence must be at least 16, got {o.ContextPerSequence}.");
         Require(o.BatchSize >= o.MaxSequences, $"BatchSize ({o.BatchSize}) must be at least MaxSequences ({o.MaxSequences}): every running sequence decodes a token per step.");
         Require(o.UBatchSize >= 1, $"UBatchSize must be at least 1, got {o.UBatchSize}.");
         Require(o.PrefillChunk >= 1, $"PrefillChunk must be at least 1, got {o.PrefillChunk}.");

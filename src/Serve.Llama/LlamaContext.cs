@@ -94,7 +94,16 @@ public sealed unsafe class LlamaContext : IDisposable
         {
             handle.AddDependency(model.Handle);
             var capture = LlamaLogging.BeginCapture();
-            var pointer = NativeApi.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
+            nint pointer;
+            LlamaLogging.CreatingUnifiedContext = options.KvUnified;
+            try
+            {
+                pointer = NativeApi.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
+            }
+            finally
+            {
+                LlamaLogging.CreatingUnifiedContext = false;
+            }
             if (pointer == nint.Zero) throw LlamaException.FromNative("Failed to create the llama context", capture.Errors);
             handle.CallbackState = state;
             handle.Attach(pointer);

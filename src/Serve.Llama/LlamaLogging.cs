@@ -22,6 +22,14 @@ public static class LlamaLogging
     [ThreadStatic] private static GgmlLogLevel _pendingLevel;
     [ThreadStatic] private static GgmlLogLevel _lastLevel;
     [ThreadStatic] private static List<string>? _errors;
+    [ThreadStatic] private static bool _creatingUnifiedContext;
+
+    /// <summary>
+    /// While set on this thread, llama.cpp's "n_ctx_seq (N) > n_ctx_train (M)" warning is logged at Debug: with a
+    /// unified KV cache n_ctx_seq is the whole cell pool shared by all sequences, not one sequence's length, so the
+    /// warning says nothing about overflowing the training context (the engine checks that per sequence).
+    /// </summary>
+    internal static bool CreatingUnifiedContext { set => _creatingUnifiedContext = value; }
 
     private const int MaxKeptErrors = 32;
 
@@ -98,6 +106,9 @@ public static class LlamaLogging
         }
         var logger = _logger;
         var mapped = MapLevel(_pendingLevel);
+        if (_creatingUnifiedContext && mapped == LogLevel.Warning && message.Contains("n_ctx_seq (", StringComparison.Ordinal)
+            && message.Contains("> n_ctx_train", StringComparison.Ordinal))
+            mapped = LogLevel.Debug;
         if (logger.IsEnabled(mapped)) logger.Log(mapped, "{NativeMessage}", message);
     }
 }

@@ -149,6 +149,20 @@ public sealed class GenerationTests(EngineFixture fixture)
     }
 
     [Fact]
+    public void ContextPerSequence_Unset_IsTheModelsTrainingContext_AtMost2048()
+    {
+        // The fixture's model was made with a 1024-token training context.
+        using (var engine = InferenceEngine.Start(fixture.Options() with { ContextPerSequence = null }))
+        {
+            Assert.Equal(1024, engine.Options.ContextPerSequence);
+            Assert.Equal(1024, engine.BaseModel.ContextPerSequence);
+        }
+        var longModel = Serve.Models.ModelMaker.BuildTestModel(fixture.Directory, new Serve.Models.LlamaModelSpec { ContextLength = 8192, Name = "long-context" });
+        using var wide = InferenceEngine.Start(fixture.Options() with { ModelPath = longModel, ContextPerSequence = null, MaxSequences = 2, AdaptersDirectory = null });
+        Assert.Equal(EngineOptions.DefaultContextPerSequence, wide.Options.ContextPerSequence);
+    }
+
+    [Fact]
     public async Task Generate_UnknownAdapter_ThrowsNotFound()
     {
         using var engine = InferenceEngine.Start(fixture.Options());

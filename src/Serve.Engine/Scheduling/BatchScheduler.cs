@@ -32,6 +32,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly Dictionary<string, long> _groupServedAt = new(StringComparer.Ordinal);
     private readonly LlamaBatch _batch;
     private readonly BatchedLora? _lora;
+    private readonly int _contextPerSequence;
     private int[] _tokenConfiguration = [];
     private bool[] _tokenOutputs = [];
     private readonly Thread _thread;
@@ -46,6 +47,7 @@ internal sealed class BatchScheduler : IDisposable
     public BatchScheduler(LlamaContext context, AdapterCatalog catalog, EngineOptions options, BatchedLora? lora, EngineMeters meters, ILogger logger)
     {
         _lora = lora;
+        _contextPerSequence = options.ContextPerSequence ?? throw new ArgumentException("The engine resolves ContextPerSequence before scheduling.", nameof(options));
         _context = context;
         _vocab = context.Vocab;
         _catalog = catalog;
@@ -433,7 +435,7 @@ internal sealed class BatchScheduler : IDisposable
         var text = s.Stops.Push(s.Decoder.Append(token));
         s.Output.Writer.TryWrite(new GenerationDelta(text, 1, logprob is null ? null : [logprob]));
         if (s.Stops.Stopped) Finish(s, FinishReason.Stop);
-        else if (s.Generated >= s.MaxTokens || s.Slot!.Tokens.Count >= _options.ContextPerSequence) Finish(s, FinishReason.Length);
+        else if (s.Generated >= s.MaxTokens || s.Slot!.Tokens.Count >= _contextPerSequence) Finish(s, FinishReason.Length);
         else s.NextToken = token;
     }
 

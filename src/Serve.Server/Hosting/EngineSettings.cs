@@ -44,7 +44,7 @@ public sealed class EngineSettings
             ModelName = ModelName,
             AdaptersDirectory = Adapters,
             MaxSequences = MaxSequences ?? o.MaxSequences,
-            ContextPerSequence = ContextPerSequence ?? o.ContextPerSequence,
+            ContextPerSequence = ContextPerSequence,
             BatchSize = BatchSize ?? Math.Max(o.BatchSize, MaxSequences ?? 0),
             UBatchSize = UBatchSize ?? o.UBatchSize,
             PrefillChunk = PrefillChunk ?? o.PrefillChunk,
