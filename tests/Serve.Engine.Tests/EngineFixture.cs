@@ -20,6 +20,7 @@ public sealed class EngineFixture : IDisposable
         AdapterB = Path.Combine(Sources, "b.gguf");
         AdapterA2 = Path.Combine(Sources, "a2.gguf");
         AdapterC = Path.Combine(Sources, "c.gguf");
+        AdapterD = Path.Combine(Sources, "d.gguf");
         WrongShapes = Path.Combine(Sources, "wrong-shapes.gguf");
         WrongArchitecture = Path.Combine(Sources, "wrong-arch.gguf");
         Truncated = Path.Combine(Sources, "truncated.gguf");
@@ -27,6 +28,7 @@ public sealed class EngineFixture : IDisposable
         LoraMaker.Write(AdapterB, ModelPath, new LoraSpec { Seed = 22, Std = 0.2f });
         LoraMaker.Write(AdapterA2, ModelPath, new LoraSpec { Seed = 33, Std = 0.2f });
         LoraMaker.Write(AdapterC, ModelPath, new LoraSpec { Seed = 66, Std = 0.2f, Rank = 8, Targets = ["attn_q", "attn_v", "ffn_down"] });
+        LoraMaker.Write(AdapterD, ModelPath, new LoraSpec { Seed = 77, Std = 0.2f, Rank = 4, Targets = ["attn_k", "ffn_gate", "ffn_up", "output"] });
         LoraMaker.Write(WrongShapes, ModelPath, new LoraSpec { Seed = 44, WrongShapes = true });
         LoraMaker.Write(WrongArchitecture, ModelPath, new LoraSpec { Seed = 55, ArchitectureOverride = "qwen2" });
         var bytes = File.ReadAllBytes(AdapterA);
@@ -40,6 +42,8 @@ public sealed class EngineFixture : IDisposable
     public string AdapterB { get; }
     public string AdapterA2 { get; }
     public string AdapterC { get; }
+    /// <summary>Rank 4 on attn_k, ffn_gate, ffn_up and the output projection (not a blk.N tensor).</summary>
+    public string AdapterD { get; }
     public string WrongShapes { get; }
     public string WrongArchitecture { get; }
     public string Truncated { get; }

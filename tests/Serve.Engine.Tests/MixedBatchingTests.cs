@@ -18,12 +18,13 @@ public sealed class MixedBatchingTests(EngineFixture fixture)
         ("Why do we learn?", [new("a", 0.5f), new("c", 1.5f)]),             // two adapters with scales
         ("Tell me a short story.", []),                                     // the base model in the same batches
         ("Write a letter to a friend.", [new("b", 2f)]),
+        ("Describe the seasons.", [new("d")]),                              // attn_k, ffn_gate, ffn_up and output.weight
     ];
 
     [Fact]
     public async Task MixedBatches_MatchLlamaCppsOwnLora_TokenForToken()
     {
-        var adapters = fixture.AdapterDirectory("a", "b", "c");
+        var adapters = fixture.AdapterDirectory("a", "b", "c", "d");
         List<GenerationResult> reference = [];
         using (var grouped = InferenceEngine.Start(fixture.Options(adapters) with { AdapterBatching = AdapterBatching.Grouped, PrefixCache = false }))
         {

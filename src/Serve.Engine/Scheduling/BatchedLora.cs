@@ -153,13 +153,16 @@ internal sealed unsafe class BatchedLora : ILlamaGraphObserver
         }
     }
 
-    /// <summary>The GGUF name of a model weight ("blk.N.*.weight"), cached by address (weights never move); null otherwise.</summary>
+    /// <summary>
+    /// The GGUF name of a model weight (blk.N.attn_q.weight, output.weight, ...), cached by address: weights never
+    /// move or go away while the model lives, and graph tensors are never named *.weight. Null for other tensors.
+    /// </summary>
     private string? WeightName(GgmlTensor tensor)
     {
         if (tensor.IsNull) return null;
         if (_weightNames.TryGetValue(tensor.Address, out var name)) return name;
         var utf8 = tensor.NameUtf8;
-        if (!utf8.StartsWith("blk."u8) || !utf8.EndsWith(".weight"u8)) return null;
+        if (!utf8.EndsWith(".weight"u8)) return null;
         name = System.Text.Encoding.UTF8.GetString(utf8);
         _weightNames[tensor.Address] = name;
         return name;
