@@ -55,7 +55,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         var path = Path.GetFullPath(options.ModelPath);
         if (!File.Exists(path)) throw new FileNotFoundException($"The base model '{path}' does not exist.", path);
         logger.LogInformation("Loading base model {Path}", path);
-        var sha = AdapterFile.Sha256Hex(path);
+        var sha = Serve.Gguf.GgufFile.Sha256(path);
         cancellationToken.ThrowIfCancellationRequested();
         var model = LlamaModel.Load(path, new LlamaModelOptions { GpuLayers = options.GpuLayers }, cancellationToken);
         options = options with

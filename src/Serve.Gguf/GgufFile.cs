@@ -23,6 +23,17 @@ public sealed class GgufFile : IDisposable
         _byName = header.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// The lower-case hex SHA-256 of a whole file: the identity of a model or adapter across the project (an
+    /// adapter's version, the base hash an adapter records, the registry's key).
+    /// </summary>
+    public static string Sha256(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+    }
+
     public static GgufFile Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Serve.Gguf;
 
 namespace Serve.Models;
@@ -36,7 +35,7 @@ public static class LoraMaker
         writer.Set("adapter.type", "lora");
         writer.Set("adapter.lora.alpha", spec.Alpha);
         writer.Set("serve.adapter.rank", (uint)spec.Rank);
-        writer.Set("serve.adapter.base_hash", Sha256Hex(baseModelPath));
+        writer.Set("serve.adapter.base_hash", GgufFile.Sha256(baseModelPath));
         writer.Set("serve.maker.seed", spec.Seed);
 
         foreach (var name in TargetTensorNames(spec.Targets, blockCount, shapes))
@@ -56,11 +55,6 @@ public static class LoraMaker
     }
 
     /// <summary>Lowercase hex SHA-256 of a file: how adapters and caches name the base model version.</summary>
-    public static string Sha256Hex(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
 
     private static IEnumerable<string> TargetTensorNames(IReadOnlyList<string> targets, int blockCount, Dictionary<string, long[]> shapes)
     {

@@ -46,7 +46,7 @@ public class LoraMakerTests
         Assert.Equal(8, md["serve.adapter.rank"].AsInteger());
         var hash = md["serve.adapter.base_hash"].AsString();
         Assert.Equal(64, hash.Length);
-        Assert.Equal(LoraMaker.Sha256Hex(basePath), hash);
+        Assert.Equal(Serve.Gguf.GgufFile.Sha256(basePath), hash);
     }
 
     [Fact]

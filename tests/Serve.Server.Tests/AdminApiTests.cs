@@ -16,7 +16,7 @@ public sealed class AdminApiTests(ServerFixture fixture)
         var list = await (await admin.GetAsync("admin/adapters")).JsonAsync();
         Assert.Equal(fixture.BaseName, list.GetProperty("base_model").GetString());
         var a = list.GetProperty("data").EnumerateArray().Single(x => x.GetProperty("name").GetString() == "a");
-        Assert.Equal(Serve.Models.LoraMaker.Sha256Hex(fixture.Source("a")), a.GetProperty("version").GetString());
+        Assert.Equal(Serve.Gguf.GgufFile.Sha256(fixture.Source("a")), a.GetProperty("version").GetString());
         Assert.Equal(4, a.GetProperty("rank").GetInt32());
         Assert.Equal(8f, a.GetProperty("alpha").GetSingle());
         Assert.Equal("llama", a.GetProperty("architecture").GetString());
@@ -54,7 +54,7 @@ public sealed class AdminApiTests(ServerFixture fixture)
         var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         var raw = await (await admin.PutAsync("admin/adapters/raw-upload?load=false", content)).JsonAsync(201);
-        Assert.Equal(Serve.Models.LoraMaker.Sha256Hex(fixture.Source("upload")), raw.GetProperty("version").GetString());
+        Assert.Equal(Serve.Gguf.GgufFile.Sha256(fixture.Source("upload")), raw.GetProperty("version").GetString());
         Assert.False(raw.GetProperty("loaded").GetBoolean());
 
         using var form = new MultipartFormDataContent

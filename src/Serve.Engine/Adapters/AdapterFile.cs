@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using Serve.Gguf;
 
 namespace Serve.Engine.Adapters;
@@ -45,7 +44,7 @@ internal sealed record AdapterFile(string Version, int Rank, float Alpha, string
             var baseHash = BaseHashKeys.Select(gguf.GetString).FirstOrDefault(h => !string.IsNullOrEmpty(h));
             if (baseHash is not null && baseModel.Sha256 is not null && !string.Equals(baseHash, baseModel.Sha256, StringComparison.OrdinalIgnoreCase))
                 throw new AdapterValidationException($"The adapter was made for base model {baseHash[..Math.Min(12, baseHash.Length)]}, this server's base model is {baseModel.Sha256[..12]}.");
-            return new AdapterFile(Sha256Hex(path), rank, alpha, architecture, baseHash, gguf.Length, metadata);
+            return new AdapterFile(GgufFile.Sha256(path), rank, alpha, architecture, baseHash, gguf.Length, metadata);
         }
     }
 
@@ -83,11 +82,5 @@ internal sealed record AdapterFile(string Version, int Rank, float Alpha, string
         }
         if (pairs == 0) throw new AdapterValidationException("The adapter has no LoRA tensors.");
         return rank;
-    }
-
-    public static string Sha256Hex(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 }
