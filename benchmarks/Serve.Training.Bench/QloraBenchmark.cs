@@ -101,7 +101,13 @@ internal static class QloraBenchmark
             MaxSteps = steps, BatchSize = shape.BatchSize, LearningRate = 1e-3, EvalEvery = 0, CheckpointEvery = 0, LogEvery = 10, Seed = 5,
         };
         var outputs = new TrainingOutputs(Path.Combine(BenchModels.Directory, $"{mode}.gguf"));
-        var result = new Trainer(basePath, data, options, outputs, Console.Out).Run();
+        var afterStep = new List<long>();
+        var result = new Trainer(basePath, data, options, outputs, Console.Out)
+        {
+            StepCompleted = _ => afterStep.Add(ProcessMemory.ResidentBytes),
+        }.Run();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RSS above idle after step 1: {(afterStep[0] - idle) / 1048576.0:F0} MiB, after the last step: {(afterStep[^1] - idle) / 1048576.0:F0} MiB, peak so far: {(ProcessMemory.PeakResidentBytes - idle) / 1048576.0:F0} MiB"));
         var peak = ProcessMemory.PeakResidentBytes; // load, base eval, training and final eval
         long baseBytes;
         using (var model = LlamaForCausalLM.Load(basePath, new LlamaLoadOptions { Lora = options.Lora, Quantization = options.Quantization }))
