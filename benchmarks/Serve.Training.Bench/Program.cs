@@ -1,7 +1,7 @@
 using Serve.Training.Bench;
 
 // Benchmarks for Serve.Training (not tests: they take minutes and print numbers).
-//   qlora [steps]   peak memory and final held-out loss, QLoRA (NF4 + double quant) vs LoRA on an fp32 base
+//   qlora [steps] [large|small]   peak memory and final held-out loss, QLoRA (NF4 + double quant) vs LoRA on an fp32 base
 //   mfu [steps]     training tokens/s and model-FLOPs utilisation against measured fp32 matmul GFLOP/s
 //   nf4             NF4 dequantisation speed next to a matmul of the same matrix
 return args.FirstOrDefault() switch
@@ -15,6 +15,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Serve.Training.Bench qlora [steps] | mfu [steps]");
+    Console.Error.WriteLine("usage: Serve.Training.Bench qlora [steps] [large|small] | mfu [steps] | nf4");
     return 1;
 }

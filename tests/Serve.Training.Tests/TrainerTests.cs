@@ -83,9 +83,10 @@ public sealed class TrainerTests(TrainingFixture fixture)
         var data = Data();
         var outputs = new TrainingOutputs(Path.Combine(Dir("outputs"), "adapter.gguf"));
         var log = new StringWriter();
+        var reported = new List<StepMetrics>();
         var result = new Trainer(fixture.LearningModelPath, data, Quick, outputs, log)
         {
-            BaseModelSha256 = "base-hash", DatasetSha256 = "data-hash",
+            BaseModelSha256 = "base-hash", DatasetSha256 = "data-hash", StepCompleted = reported.Add,
         }.Run();
 
         using (var adapter = GgufFile.Read(outputs.AdapterPath))
@@ -108,6 +109,7 @@ public sealed class TrainerTests(TrainingFixture fixture)
         var metrics = lines.Select(l => JsonSerializer.Deserialize<StepMetrics>(l)!).ToArray();
         Assert.Equal(Enumerable.Range(1, 12), metrics.Select(m => m.Step));
         Assert.Equal([4, 8, 12], metrics.Where(m => m.EvalLoss is not null).Select(m => m.Step));
+        Assert.Equal(metrics.Select(m => (m.Step, m.Loss, m.Tokens)), reported.Select(m => (m.Step, m.Loss, m.Tokens)));
         Assert.All(metrics, m => Assert.True(m.TokensPerSecond > 0 && double.IsFinite(m.Loss)));
 
         var png = File.ReadAllBytes(outputs.LossCurvePath);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Serve.Gguf;
@@ -25,18 +26,44 @@ internal static class GgufTensorReader
     {
         if (destination.Length != info.ElementCount)
             throw new ArgumentException($"destination has {destination.Length} elements, tensor '{info.Name}' {info.ElementCount}", nameof(destination));
+        ReadFloat32(file, info, 0, destination);
+    }
+
+    /// <summary>Whether <see cref="ReadFloat32(GgufFile, GgufTensorInfo, long, Span{float})"/> reads a range without decoding the whole tensor.</summary>
+    public static bool ReadsRanges(GgufTensorInfo info) => info.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16;
+
+    /// <summary>
+    /// Elements [first, first + destination.Length) of the tensor as float32. F32/F16/BF16 read just that range;
+    /// other types decode the whole tensor (callers reading a quantised tensor in pieces should decode it once).
+    /// </summary>
+    public static void ReadFloat32(GgufFile file, GgufTensorInfo info, long first, Span<float> destination)
+    {
+        if (first < 0 || first + destination.Length > info.ElementCount)
+            throw new ArgumentOutOfRangeException(nameof(first), $"range [{first}, {first + destination.Length}) is outside tensor '{info.Name}' ({info.ElementCount} elements)");
         var width = info.Type switch { GgmlType.F32 => 4, GgmlType.F16 or GgmlType.BF16 => 2, _ => 0 };
         if (width == 0)
         {
-            file.ReadTensorAsFloat32(info).CopyTo(destination);
+            file.ReadTensorAsFloat32(info).AsSpan((int)first, destination.Length).CopyTo(destination);
             return;
         }
-        var buffer = new byte[(int)Math.Min(info.ElementCount, ChunkElements) * width];
-        for (long start = 0; start < info.ElementCount; start += ChunkElements)
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(destination.Length, ChunkElements) * width);
+        try
         {
-            var n = (int)Math.Min(ChunkElements, info.ElementCount - start);
+            ReadChunks(file, info, first, destination, width, buffer);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static void ReadChunks(GgufFile file, GgufTensorInfo info, long first, Span<float> destination, int width, byte[] buffer)
+    {
+        for (long start = 0; start < destination.Length; start += ChunkElements)
+        {
+            var n = (int)Math.Min(ChunkElements, destination.Length - start);
             var chunk = buffer.AsSpan(0, n * width);
-            file.ReadTensorBytes(info, start * width, chunk);
+            file.ReadTensorBytes(info, (first + start) * width, chunk);
             var target = destination.Slice((int)start, n);
             switch (info.Type)
             {

@@ -20,9 +20,12 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     private readonly RmsNorm norm;
     private readonly RotaryEmbedding _rope;
 
-    private LlamaForCausalLM(LlamaConfig config, FrozenWeight tokenEmbedding, FrozenWeight output, IList<LlamaDecoderLayer> blocks, RmsNorm outputNorm, RotaryEmbedding rope, Device device)
+    private readonly DequantizationBuffer? _dequantization;
+
+    private LlamaForCausalLM(LlamaConfig config, FrozenWeight tokenEmbedding, FrozenWeight output, IList<LlamaDecoderLayer> blocks, RmsNorm outputNorm, RotaryEmbedding rope, Device device, DequantizationBuffer? dequantization)
         : base("model")
     {
+        _dequantization = dequantization;
         Config = config;
         _tokenEmbedding = tokenEmbedding;
         _output = output;
@@ -83,8 +86,8 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
-        var embedding = _tokenEmbedding.Dense();
-        var h = embedding.index_select(0, inputIds.reshape(-1)).view(b, t, Config.EmbeddingLength);
+        // Only the looked-up rows: a quantised embedding is not dequantised whole.
+        var h = _tokenEmbedding.Rows(inputIds.reshape(-1)).view(b, t, Config.EmbeddingLength);
         foreach (var layer in layers) h = layer.forward(h);
         return _output.Project(norm.forward(h)).MoveToOuterDisposeScope();
     }
@@ -105,8 +108,9 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         var init = new Generator((ulong)options.Seed);
         var targets = options.Lora?.Targets ?? [];
 
-        // One scratch buffer for the largest matrix: loading never leaves a model's worth of managed garbage behind.
-        float[]? scratch = null;
+        // Quantised matrices dequantise into one buffer the model owns (one matrix at a time), and are quantised
+        // from the file in chunks: loading never holds a float32 copy of a whole matrix.
+        var dequantization = options.Quantization == BaseQuantization.None ? null : new DequantizationBuffer(device);
         FrozenWeight Matrix(string name)
         {
             var info = file.GetTensor(name);
@@ -118,11 +122,17 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
                 GgufTensorReader.ReadFloat32(file, info, dense);
                 return new DenseWeight(device.type == DeviceType.CPU ? dense : dense.to(device));
             }
-            if (scratch is null || scratch.Length < info.ElementCount)
-                scratch = new float[file.Tensors.Where(t => t.Shape.Length == 2).Max(t => t.ElementCount)];
-            var values = scratch.AsSpan(0, (int)info.ElementCount);
-            GgufTensorReader.ReadFloat32(file, info, values);
-            return Nf4Weight.Quantize(values, outFeatures, inFeatures, options.Quantization == BaseQuantization.Nf4DoubleQuant, device);
+            Nf4Weight.ReadChunk read;
+            if (GgufTensorReader.ReadsRanges(info))
+            {
+                read = (start, chunk) => GgufTensorReader.ReadFloat32(file, info, start, chunk);
+            }
+            else
+            {
+                var values = file.ReadTensorAsFloat32(info); // a ggml-quantised tensor decodes whole once
+                read = (start, chunk) => values.AsSpan((int)start, chunk.Length).CopyTo(chunk);
+            }
+            return Nf4Weight.Quantize(outFeatures, inFeatures, options.Quantization == BaseQuantization.Nf4DoubleQuant, read, device, dequantization);
         }
 
         RmsNorm Norm(string name)
@@ -152,8 +162,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
             var mlp = new LlamaMlp(Linear(i, "gate"), Linear(i, "up"), Linear(i, "down"));
             blocks.Add(new LlamaDecoderLayer(i, Norm($"blk.{i}.attn_norm.weight"), attention, Norm($"blk.{i}.ffn_norm.weight"), mlp));
         }
-        var model = new LlamaForCausalLM(config, tokenEmbedding, output, blocks, Norm("output_norm.weight"), rope, device);
-        return model;
+        return new LlamaForCausalLM(config, tokenEmbedding, output, blocks, Norm("output_norm.weight"), rope, device, dequantization);
     }
 
     protected override void Dispose(bool disposing)
@@ -163,6 +172,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
             _tokenEmbedding.Dispose();
             if (!ReferenceEquals(_output, _tokenEmbedding)) _output.Dispose();
             _rope.Dispose();
+            _dequantization?.Dispose();
         }
         base.Dispose(disposing);
     }

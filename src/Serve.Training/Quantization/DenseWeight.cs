@@ -13,5 +13,7 @@ public sealed class DenseWeight(Tensor weight) : FrozenWeight
     public override Device Device => _weight.device;
     public override bool IsQuantized => false;
     public override Tensor Dense() => _weight;
+    internal override Tensor DenseForMatmul() => _weight.alias();
+    public override Tensor Rows(Tensor indices) => _weight.index_select(0, indices);
     public override void Dispose() => _weight.Dispose();
 }

@@ -17,6 +17,16 @@ public abstract class FrozenWeight : IDisposable
     /// </summary>
     public abstract Tensor Dense();
 
+    /// <summary>
+    /// The weight as float32 [out, in] for one matmul: a handle the caller disposes right after use. A quantised
+    /// weight may dequantise into a buffer it shares with the other matrices of its model, so the result is only
+    /// valid until the next such call on any of them.
+    /// </summary>
+    internal abstract Tensor DenseForMatmul();
+
+    /// <summary>Rows <paramref name="indices"/> (int64) as float32 [count, in]: an embedding lookup.</summary>
+    public abstract Tensor Rows(Tensor indices);
+
     public abstract Device Device { get; }
 
     /// <summary>Whether <see cref="Dense"/> builds a temporary that autograd must not keep (recomputed in backward).</summary>

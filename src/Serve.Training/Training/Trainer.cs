@@ -53,6 +53,12 @@ public sealed class Trainer
 
     public int PadToken { get; init; }
 
+    /// <summary>
+    /// Called after each optimizer step with its metrics, before any checkpoint is written (a benchmark times steps
+    /// and measures the machine between them with it).
+    /// </summary>
+    public Action<StepMetrics>? StepCompleted { get; init; }
+
     public static string ConfigJson(TrainingOptions options) => JsonSerializer.Serialize(options, JsonOptions);
 
     public int MicroBatchesPerEpoch => (_data.Train.Count + _options.BatchSize - 1) / _options.BatchSize;
@@ -172,6 +178,7 @@ public sealed class Trainer
             };
             history.Add(metrics);
             File.AppendAllText(_outputs.MetricsPath, JsonSerializer.Serialize(metrics) + "\n");
+            StepCompleted?.Invoke(metrics);
 
             var earlyStop = options.EarlyStoppingPatience > 0 && badEvals >= options.EarlyStoppingPatience;
             if (options.LogEvery > 0 && (step % options.LogEvery == 0 || step == totalSteps || evalLoss is not null || earlyStop || step == startStep + 1))
