@@ -31,6 +31,7 @@ internal sealed class TrainingOptionSet
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Sequences per micro-batch", DefaultValueFactory = _ => D.BatchSize };
     public Option<int> Accumulation { get; } = new("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => D.GradientAccumulation };
     public Option<double> Clip { get; } = new("--max-grad-norm") { Description = "Gradient clipping norm (0 = off)", DefaultValueFactory = _ => D.MaxGradNorm };
+    public Option<bool> GradientCheckpointing { get; } = new("--gradient-checkpointing") { Description = "Recompute activations in backward: less memory, about a third more compute" };
     public Option<int> MaxLength { get; } = new("--max-length") { Description = $"Longest sequence in tokens (0 = min({TrainingSession.DefaultMaxLength}, model context))", DefaultValueFactory = _ => D.MaxLength };
     public Option<string> Truncation { get; } = new("--truncation") { Description = "Longer conversations: right (cut the end), left (keep the end), drop", DefaultValueFactory = _ => "right" };
     public Option<double> EvalSplit { get; } = new("--eval-split") { Description = "Held-out fraction of the dataset", DefaultValueFactory = _ => D.EvalSplit };
@@ -47,7 +48,7 @@ internal sealed class TrainingOptionSet
     public IEnumerable<Option> All =>
     [
         QLora, NoDoubleQuant, Rank, Alpha, Dropout, RsLora, Targets, Epochs, MaxSteps, LearningRate, Warmup, MinLr, WeightDecay, BatchSize,
-        Accumulation, Clip, MaxLength, Truncation, EvalSplit, EvalEvery, Patience, TrainOnPrompt, Seed, Device, LogEvery, Threads,
+        Accumulation, Clip, GradientCheckpointing, MaxLength, Truncation, EvalSplit, EvalEvery, Patience, TrainOnPrompt, Seed, Device, LogEvery, Threads,
     ];
 
     /// <summary>The options as parsed; checkpoints are off (a publish trains in a fresh work directory).</summary>
@@ -65,7 +66,7 @@ internal sealed class TrainingOptionSet
             Epochs = p.GetValue(Epochs), MaxSteps = p.GetValue(MaxSteps), LearningRate = p.GetValue(LearningRate),
             WarmupRatio = p.GetValue(Warmup), MinLearningRateRatio = p.GetValue(MinLr), WeightDecay = p.GetValue(WeightDecay),
             BatchSize = p.GetValue(BatchSize), GradientAccumulation = p.GetValue(Accumulation), MaxGradNorm = p.GetValue(Clip),
-            MaxLength = p.GetValue(MaxLength), Truncation = Enum.Parse<TruncationMode>(p.GetValue(Truncation)!, ignoreCase: true),
+            GradientCheckpointing = p.GetValue(GradientCheckpointing), MaxLength = p.GetValue(MaxLength), Truncation = Enum.Parse<TruncationMode>(p.GetValue(Truncation)!, ignoreCase: true),
             EvalSplit = p.GetValue(EvalSplit), EvalEvery = p.GetValue(EvalEvery), EarlyStoppingPatience = p.GetValue(Patience),
             TrainOnPrompt = p.GetValue(TrainOnPrompt), Seed = p.GetValue(Seed), Device = p.GetValue(Device)!,
             CheckpointEvery = 0, LogEvery = p.GetValue(LogEvery),
@@ -80,7 +81,7 @@ internal sealed class TrainingOptionSet
         string.Create(CultureInfo.InvariantCulture,
             $"{(o.Quantization == BaseQuantization.None ? "lora" : "qlora (" + o.Quantization + ")")} rank {o.Lora.Rank} alpha {o.Lora.Alpha} dropout {o.Lora.Dropout} rslora {o.Lora.RsLora} targets {string.Join(",", o.Lora.Targets)}"),
         string.Create(CultureInfo.InvariantCulture,
-            $"epochs {o.Epochs} max-steps {o.MaxSteps} lr {o.LearningRate} warmup {o.WarmupRatio} min-lr-ratio {o.MinLearningRateRatio} weight-decay {o.WeightDecay} batch-size {o.BatchSize} grad-accum {o.GradientAccumulation} max-grad-norm {o.MaxGradNorm}"),
+            $"epochs {o.Epochs} max-steps {o.MaxSteps} lr {o.LearningRate} warmup {o.WarmupRatio} min-lr-ratio {o.MinLearningRateRatio} weight-decay {o.WeightDecay} batch-size {o.BatchSize} grad-accum {o.GradientAccumulation} max-grad-norm {o.MaxGradNorm} gradient-checkpointing {o.GradientCheckpointing}"),
         string.Create(CultureInfo.InvariantCulture,
             $"max-length {(o.MaxLength == 0 ? "auto" : o.MaxLength)} truncation {o.Truncation.ToString().ToLowerInvariant()} eval-split {o.EvalSplit} eval-every {o.EvalEvery} patience {o.EarlyStoppingPatience} train-on-prompt {o.TrainOnPrompt} seed {o.Seed} device {o.Device} threads {TorchSharp.torch.get_num_threads()}"),
     ];

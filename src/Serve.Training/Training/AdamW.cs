@@ -55,8 +55,8 @@ public sealed class AdamW : IDisposable
     {
         foreach (var p in _parameters)
         {
-            using var g = p.grad;
-            g?.zero_();
+            using var scope = NewDisposeScope();
+            p.grad?.zero_();
         }
     }
 
@@ -65,12 +65,14 @@ public sealed class AdamW : IDisposable
     {
         using var noGrad = no_grad();
         double sum = 0;
+        // Every tensor an op returns (pow's result, even the handle an in-place op gives back) is native memory
+        // until disposed: without the scopes each step leaked two tensors per trained parameter.
         foreach (var p in _parameters)
         {
-            using var g = p.grad;
+            using var scope = NewDisposeScope();
+            var g = p.grad;
             if (g is null) continue;
-            using var squared = g.pow(2).sum();
-            sum += squared.item<float>();
+            sum += g.pow(2).sum().item<float>();
         }
         var norm = Math.Sqrt(sum);
         if (maxNorm > 0 && norm > maxNorm)
@@ -78,8 +80,8 @@ public sealed class AdamW : IDisposable
             var factor = maxNorm / (norm + 1e-6);
             foreach (var p in _parameters)
             {
-                using var g = p.grad;
-                g?.mul_(factor);
+                using var scope = NewDisposeScope();
+                p.grad?.mul_(factor);
             }
         }
         return norm;

@@ -76,6 +76,7 @@ public sealed class Trainer
             Lora = options.Lora, Quantization = options.Quantization, Seed = options.Seed, Device = options.Device,
             MaxPositions = Math.Max(_data.Train.Concat(_data.Eval).Max(e => e.Tokens.Length), 1),
         });
+        model.GradientCheckpointing = options.GradientCheckpointing;
         var parameters = model.LoraParameters();
         using var optimizer = new AdamW(parameters, options.Beta1, options.Beta2, options.AdamEpsilon, options.WeightDecay);
         var totalSteps = TotalSteps;
