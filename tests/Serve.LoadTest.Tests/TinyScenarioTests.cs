@@ -137,10 +137,13 @@ public sealed class TinyScenarioTests
         Assert.Equal(byPhase["ramp"], s.Phases[1].Stats.Sent);
         Assert.Equal(s.Stats.Sent, s.Phases.Sum(p => p.Stats.Sent));
         Assert.Equal(s.Stats.Sent, s.Stats.Ok + s.Stats.Failed);
-        // Arrivals in the ramp come later on average: the second half of the ramp carries about 3/4 of them.
+        // Arrivals in the ramp come later on average: the second half of the ramp carries about 3/4 of them (a
+        // constant rate would give 1/2). The records hold actual send times, and a stalled machine sends arrivals
+        // that fell due during the stall late, which only ever moves them later: hence the wide upper bound
+        // (CI once saw 0.945 on a loaded runner).
         var rampStart = s.Phases[1].Start;
         var ramp = records.Where(r => r.GetProperty("phase").GetString() == "ramp").Select(r => r.GetProperty("start").GetDouble() - rampStart).ToList();
-        Assert.InRange(ramp.Count(t => t >= 1.0) / (double)ramp.Count, 0.62, 0.88);
+        Assert.InRange(ramp.Count(t => t >= 1.0) / (double)ramp.Count, 0.62, 0.99);
     }
 
     [Fact]
