@@ -33,8 +33,6 @@ internal sealed class BatchScheduler : IDisposable
     private readonly LlamaBatch _batch;
     private readonly BatchedLora? _lora;
     private readonly int _contextPerSequence;
-    private int[] _tokenConfiguration = [];
-    private bool[] _tokenOutputs = [];
     private readonly Thread _thread;
     private readonly object _statusGate = new();
     private EngineStatus _status;
@@ -285,12 +283,14 @@ internal sealed class BatchScheduler : IDisposable
     private void DecodeBatch(List<Sequence> decoding, List<Sequence> prefilling, int budget)
     {
         _batch.Clear();
+        _lora?.BeginBatch();
         var outputs = new List<(Sequence Sequence, int Index)>(decoding.Count);
         var chunks = new List<(Sequence Sequence, int Count)>();
         var members = new List<Sequence>(decoding.Count + prefilling.Count);
         foreach (var s in decoding)
         {
             outputs.Add((s, _batch.Add(s.NextToken, s.Slot!.Tokens.Count, s.Slot.SequenceId, true)));
+            _lora?.AddTokens(s.Lease!, 1, lastIsOutput: true);
             members.Add(s);
             budget--;
         }
@@ -300,6 +300,7 @@ internal sealed class BatchScheduler : IDisposable
             var n = Math.Min(Math.Min(_options.PrefillChunk, s.Prompt.Length - s.PromptCursor), budget);
             var last = s.PromptCursor + n == s.Prompt.Length;
             _batch.AddRange(s.Prompt.AsSpan(s.PromptCursor, n), s.PromptCursor, s.Slot!.SequenceId, last);
+            _lora?.AddTokens(s.Lease!, n, lastIsOutput: last);
             if (last) outputs.Add((s, _batch.Count - 1));
             chunks.Add((s, n));
             members.Add(s);
@@ -314,8 +315,7 @@ internal sealed class BatchScheduler : IDisposable
             if (_groupServedAt.TryGetValue(key, out var servedAt))
                 _meters.GroupWait.Record(Stopwatch.GetElapsedTime(servedAt, now).TotalSeconds, EngineMeters.Adapter(members.First(s => s.Lease!.Configuration.Key == key).AdapterTag));
         }
-        if (_lora is not null) PrepareMixed(decoding, chunks);
-        else if (_contextAdapters != keys[0])
+        if (_lora is null && _contextAdapters != keys[0])
         {
             _context.SetAdapters(members[0].Lease!.Natives);
             _contextAdapters = keys[0];
@@ -344,36 +344,6 @@ internal sealed class BatchScheduler : IDisposable
                 Fail(s, new EngineException("Sampling failed: " + e.Message, inner: e));
             }
         }
-    }
-
-    /// <summary>Tells BatchedLora which adapters each token of the batch (built in this order) runs with.</summary>
-    private void PrepareMixed(List<Sequence> decoding, List<(Sequence Sequence, int Count)> chunks)
-    {
-        var configurations = new List<IReadOnlyList<(LoraWeights Weights, float Scale)>>();
-        var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        int ConfigurationOf(Sequence s)
-        {
-            var lease = s.Lease!;
-            if (lease.Configuration.IsBase) return -1;
-            if (!index.TryGetValue(lease.Configuration.Key, out var i))
-            {
-                index[lease.Configuration.Key] = i = configurations.Count;
-                configurations.Add(lease.Weights);
-            }
-            return i;
-        }
-        if (_tokenConfiguration.Length < _batch.Count) _tokenConfiguration = new int[Math.Max(_batch.Count, 2 * _tokenConfiguration.Length)];
-        if (_tokenOutputs.Length < _batch.Count) _tokenOutputs = new bool[_tokenConfiguration.Length];
-        var t = 0;
-        foreach (var s in decoding) _tokenConfiguration[t++] = ConfigurationOf(s);
-        foreach (var (s, n) in chunks)
-        {
-            var c = ConfigurationOf(s);
-            for (var k = 0; k < n; k++) _tokenConfiguration[t++] = c;
-        }
-        for (var i = 0; i < _batch.Count; i++) _tokenOutputs[i] = _batch.GetOutput(i);
-        if (configurations.Count == 0) _lora!.Clear();
-        else _lora!.SetBatch(configurations, _tokenConfiguration.AsSpan(0, _batch.Count), _tokenOutputs.AsSpan(0, _batch.Count));
     }
 
     /// <summary>Decodes the batch; when the KV cache is full, frees idle cached slots and retries.</summary>

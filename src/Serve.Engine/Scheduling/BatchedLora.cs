@@ -20,47 +20,38 @@ internal sealed unsafe class BatchedLora : ILlamaGraphObserver
 {
     private readonly Dictionary<nint, string> _weightNames = [];
     private readonly HashSet<string> _targets = new(StringComparer.Ordinal);
-    private IReadOnlyList<(LoraWeights Weights, float Scale)>[] _configurations = [];
-    private int[] _tokenConfiguration = [];
-    private int[] _outputConfiguration = [];
-    private int _tokens, _outputs;
+    private readonly List<IReadOnlyList<(LoraWeights Weights, float Scale)>> _configurations = [];
+    private readonly Dictionary<string, int> _configurationIndex = new(StringComparer.Ordinal);
+    private readonly List<int> _tokenConfiguration = [];   // per batch token: index into _configurations, -1 = base
+    private readonly List<int> _outputConfiguration = [];  // the same for the tokens that want logits
     private float[] _input = [], _output = [], _ax = [];
     private readonly List<int> _columns = [];
 
-    /// <summary>Targeted products patched during the last decode (for tests and metrics).</summary>
-    public int PatchedProducts { get; private set; }
-
-    /// <summary>
-    /// Describes the next decode: the adapters of each configuration, and for each batch token (in batch order) the
-    /// index of its configuration (-1: base model) and whether it asked for output logits.
-    /// </summary>
-    public void SetBatch(IReadOnlyList<IReadOnlyList<(LoraWeights Weights, float Scale)>> configurations, ReadOnlySpan<int> tokenConfiguration, ReadOnlySpan<bool> outputs)
+    /// <summary>Starts describing the next decode's batch: no tokens, no adapters.</summary>
+    public void BeginBatch()
     {
-        _configurations = [.. configurations];
+        _configurations.Clear();
+        _configurationIndex.Clear();
         _targets.Clear();
-        foreach (var configuration in _configurations)
-            foreach (var (weights, _) in configuration)
-                _targets.UnionWith(weights.Targets);
-        _tokens = tokenConfiguration.Length;
-        if (_tokenConfiguration.Length < _tokens) _tokenConfiguration = new int[Math.Max(_tokens, 2 * _tokenConfiguration.Length)];
-        if (_outputConfiguration.Length < _tokens) _outputConfiguration = new int[_tokenConfiguration.Length];
-        _outputs = 0;
-        for (var i = 0; i < _tokens; i++)
-        {
-            var c = tokenConfiguration[i];
-            if (c >= _configurations.Length) throw new ArgumentOutOfRangeException(nameof(tokenConfiguration), c, "No such configuration.");
-            _tokenConfiguration[i] = c;
-            if (outputs[i]) _outputConfiguration[_outputs++] = c;
-        }
-        PatchedProducts = 0;
+        _tokenConfiguration.Clear();
+        _outputConfiguration.Clear();
     }
 
-    /// <summary>No adapters in the next decodes: every node passes untouched.</summary>
-    public void Clear()
+    /// <summary>
+    /// The next <paramref name="count"/> batch tokens (in batch order, as they were added to the batch) run with this
+    /// lease's adapters; the last of them wants logits when <paramref name="lastIsOutput"/>.
+    /// </summary>
+    public void AddTokens(AdapterLease lease, int count, bool lastIsOutput)
     {
-        _targets.Clear();
-        _configurations = [];
-        _tokens = _outputs = 0;
+        var c = -1;
+        if (!lease.Configuration.IsBase && !_configurationIndex.TryGetValue(lease.Configuration.Key, out c))
+        {
+            _configurationIndex[lease.Configuration.Key] = c = _configurations.Count;
+            _configurations.Add(lease.Weights);
+            foreach (var (weights, _) in lease.Weights) _targets.UnionWith(weights.Targets);
+        }
+        for (var i = 0; i < count; i++) _tokenConfiguration.Add(c);
+        if (lastIsOutput) _outputConfiguration.Add(c);
     }
 
     public bool WantsResult(GgmlTensor node)
@@ -80,10 +71,10 @@ internal sealed unsafe class BatchedLora : ILlamaGraphObserver
             throw new InvalidOperationException($"Unexpected product for {name}: {node} from {input}.");
         // Every layer's products have one column per batch token, except after llama.cpp keeps only the output
         // rows (the last layer's feed-forward): then one per output token, in batch order.
-        int[] map;
-        if (columns == _tokens) map = _tokenConfiguration;
-        else if (columns == _outputs) map = _outputConfiguration;
-        else throw new InvalidOperationException($"{name} has {columns} columns; the batch has {_tokens} tokens and {_outputs} outputs (was it split into micro-batches?).");
+        List<int> map;
+        if (columns == _tokenConfiguration.Count) map = _tokenConfiguration;
+        else if (columns == _outputConfiguration.Count) map = _outputConfiguration;
+        else throw new InvalidOperationException($"{name} has {columns} columns; the batch has {_tokenConfiguration.Count} tokens and {_outputConfiguration.Count} outputs (was it split into micro-batches?).");
 
         var inputStride = input.Stride(1);
         var host = node.IsHostMemory && input.IsHostMemory;
@@ -112,7 +103,7 @@ internal sealed unsafe class BatchedLora : ILlamaGraphObserver
             var patched = false;
             // Column by configuration, then each adapter's A and B read once for all its columns (not once per
             // token): y_j += s * B (A x_j), as ax[j, k] = A_k . x_j then y_j += ax[j, k] * B^T_k.
-            for (var c = 0; c < _configurations.Length; c++)
+            for (var c = 0; c < _configurations.Count; c++)
             {
                 _columns.Clear();
                 for (var j = 0; j < columns; j++) if (map[j] == c) _columns.Add(j);
@@ -143,7 +134,6 @@ internal sealed unsafe class BatchedLora : ILlamaGraphObserver
                     patched = true;
                 }
             }
-            if (patched) PatchedProducts++;
             if (!host && patched) node.CopyFrom(MemoryMarshal.AsBytes(_output.AsSpan(0, outputs * columns)));
         }
         finally
