@@ -37,6 +37,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         _context = context;
         BaseModel = info;
         Adapters = catalog;
+        AdapterBatching = batchedLora is null ? AdapterBatching.Grouped : AdapterBatching.Mixed;
         _logger = loggers.CreateLogger<InferenceEngine>();
         _meters = new EngineMeters(() => Status);
         _scheduler = new BatchScheduler(context, catalog, options, batchedLora, _meters, loggers.CreateLogger<BatchScheduler>());
@@ -105,7 +106,6 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
                 loggerFactory.CreateLogger<AdapterCatalog>());
             catalog.Rescan();
             var engine = new InferenceEngine(options, model, context, info, catalog, batchedLora, loggerFactory);
-            engine.AdapterBatching = mixed ? AdapterBatching.Mixed : AdapterBatching.Grouped;
             logger.LogInformation(
                 "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens, {Batching} adapter batching",
                 name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, contextPerSequence, engine.AdapterBatching);
@@ -123,7 +123,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     public EngineOptions Options { get; }
 
     /// <summary>The batching in use: Mixed or Grouped (Auto resolved at start).</summary>
-    public AdapterBatching AdapterBatching { get; private set; }
+    public AdapterBatching AdapterBatching { get; }
     public BaseModelInfo BaseModel { get; }
     public AdapterCatalog Adapters { get; }
     public EngineStatus Status => _scheduler.Status;
