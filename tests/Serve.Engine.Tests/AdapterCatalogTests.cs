@@ -67,8 +67,9 @@ public sealed class AdapterCatalogTests(EngineFixture fixture)
     {
         using var engine = InferenceEngine.Start(fixture.Options(fixture.AdapterDirectory("a")));
         var v1 = engine.Adapters.Find("a")!.Version;
-        var expectedOld = (await engine.CollectAsync(Generation.Chat("story", "a", maxTokens: 60))).Text;
-        var running = engine.CollectAsync(Generation.Chat("story", "a", maxTokens: 60));
+        // Long enough that the test thread sees it running on a loaded machine (60 tokens ended unseen once).
+        var expectedOld = (await engine.CollectAsync(Generation.Chat("story", "a", maxTokens: 400))).Text;
+        var running = engine.CollectAsync(Generation.Chat("story", "a", maxTokens: 400));
         await BatchingTests.WaitUntil(() => engine.Status.Running == 1);
 
         var v2 = await engine.Adapters.RegisterAsync("a", fixture.AdapterA2);

@@ -89,7 +89,7 @@ public sealed class BatchingTests(EngineFixture fixture)
     public async Task AdapterGroups_AreServedEveryStep_NoAdapterWaitsForAnother(AdapterBatching batching)
     {
         using var engine = InferenceEngine.Start(fixture.Options() with { AdapterBatching = batching });
-        var longA = engine.CollectAsync(Generation.Chat("Tell me a long story.", "a", maxTokens: 200));
+        var longA = engine.CollectAsync(Generation.Chat("Tell me a long story.", "a", maxTokens: 400));
         await WaitUntil(() => engine.Status.GeneratedTokens >= 5);
         var before = engine.Status;
         var b = await engine.CollectAsync(Generation.Chat("hi", "b", maxTokens: 5));
@@ -98,9 +98,10 @@ public sealed class BatchingTests(EngineFixture fixture)
         await longA;
         // b's prefill and its five tokens took a step each, and a generated in every step: neither waited for the
         // other. Counted in steps, not time; the bound is loose because the snapshots are taken by this thread,
-        // which a loaded machine wakes late, but waiting for a would have taken its ~190 remaining steps.
+        // which a loaded machine wakes late (87 steps seen once), but waiting for a would have taken its ~390
+        // remaining steps.
         var steps = after.Steps - before.Steps;
-        Assert.True(steps <= 60, $"b's 5 tokens took {steps} steps");
+        Assert.True(steps <= 150, $"b's 5 tokens took {steps} steps");
         Assert.True(after.GeneratedTokens - before.GeneratedTokens - 5 >= steps - 3, $"a generated {after.GeneratedTokens - before.GeneratedTokens - 5} tokens in b's {steps} steps");
     }
 

@@ -146,17 +146,25 @@ public sealed class StreamingTests(ServerFixture fixture, Xunit.Abstractions.ITe
     [Fact]
     public async Task NonStreamingClientThatLeaves_CancelsItsGeneration()
     {
-        var engine = fixture.Server.Engine;
-        using var client = fixture.Client();
+        // Its own server with long sequences: with every adapter in one decode a step is quick, and generations of
+        // the shared server's 512-token context can end before a loaded machine has started them all.
+        await using var server = await TestServer.StartAsync(fixture.ModelPath, fixture.AdaptersDirectory, new Dictionary<string, string?>
+        {
+            ["Serve:ApiKeys:0"] = ServerFixture.ApiKey,
+            ["Serve:Engine:MaxSequences"] = "4",
+            ["Serve:Engine:ContextPerSequence"] = "4096",
+        });
+        var engine = server.Engine;
+        using var client = server.Client(ServerFixture.ApiKey);
         // Warm up first: the adapter's first use loads it and builds a graph, a stall no cancellation can cut short.
         (await client.PostJsonAsync("v1/chat/completions", Http.Chat("c", "Long story", 4))).EnsureSuccessStatusCode();
-        // Three long generations on other adapters run alongside, started first: they slow every step (four adapter
-        // groups) so the client below leaves mid-generation, and they show it left early. Scheduled fairly, one token a
-        // step each, the later request cannot finish its 450 tokens before them; if its sequence is gone while they
-        // still run, the cancellation ended it. (A fixed timeout let a fast machine finish first.)
+        // Three long generations on other adapters run alongside, started first: they show the client below left
+        // early. Scheduled fairly, one token a step each, the later request cannot finish its 4000 tokens before
+        // them; if its sequence is gone while they still run, the cancellation ended it. (A fixed timeout let a fast
+        // machine finish first.)
         var background = new[] { "a", "b", "d" }.Select(async model =>
         {
-            using var response = await client.PostJsonAsync("v1/chat/completions", Http.Chat(model, "Long story", 450, ",\"ignore_eos\":true"));
+            using var response = await client.PostJsonAsync("v1/chat/completions", Http.Chat(model, "Long story", 4000, ",\"ignore_eos\":true"));
             response.EnsureSuccessStatusCode();
         }).ToArray();
         var limit = DateTime.UtcNow.AddSeconds(20);
@@ -164,7 +172,7 @@ public sealed class StreamingTests(ServerFixture fixture, Xunit.Abstractions.ITe
         Assert.Equal(3, engine.Status.Running);
 
         using var cts = new CancellationTokenSource();
-        var request = client.PostJsonAsync("v1/chat/completions", Http.Chat("c", "Long story", 450, ",\"ignore_eos\":true"), cts.Token);
+        var request = client.PostJsonAsync("v1/chat/completions", Http.Chat("c", "Long story", 4000, ",\"ignore_eos\":true"), cts.Token);
         while (engine.Status.Running < 4 && !request.IsCompleted && DateTime.UtcNow < limit) await Task.Delay(1);
         Assert.Equal(4, engine.Status.Running);
         await cts.CancelAsync();
