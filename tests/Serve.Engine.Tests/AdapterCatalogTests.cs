@@ -105,12 +105,13 @@ public sealed class AdapterCatalogTests(EngineFixture fixture)
     public async Task Unload_Drain_WaitsForRunningSequences()
     {
         using var engine = InferenceEngine.Start(fixture.Options(fixture.AdapterDirectory("a")));
-        var running = engine.CollectAsync(Generation.Chat("story", "a", maxTokens: 80));
+        // Long enough to be still running when this thread, woken late on a loaded machine, unloads (80 was not).
+        var running = engine.CollectAsync(Generation.Chat("story", "a", maxTokens: 400));
         await BatchingTests.WaitUntil(() => engine.Status.Running == 1);
         var unload = engine.Adapters.UnloadAsync("a");
         Assert.False(unload.IsCompleted);
         var result = await running;
-        Assert.Equal(80, result.Completed.CompletionTokens);
+        Assert.Equal(400, result.Completed.CompletionTokens);
         await unload.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(engine.Adapters.Find("a")!.IsLoaded);
         // Still registered: the next request loads it again.

@@ -144,7 +144,7 @@ public sealed class BatchingTests(EngineFixture fixture)
     {
         using var engine = InferenceEngine.Start(fixture.Options() with { MaxSequences = 1, MaxQueuedRequests = 1 });
         using var cts = new CancellationTokenSource();
-        var busy = engine.CollectAsync(Generation.Chat("Keep going.", maxTokens: 300), cts.Token);
+        var busy = engine.CollectAsync(Generation.Chat("Keep going.", maxTokens: 450), cts.Token);
         await WaitUntil(() => engine.Status.Running == 1);
         var queued = engine.CollectAsync(Generation.Chat("next", maxTokens: 2), cts.Token);
         await WaitUntil(() => engine.Status.Waiting == 1);
