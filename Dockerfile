@@ -14,21 +14,27 @@
 
 ARG CUDA_RUNTIME=nvidia/cuda:13.0.0-runtime-ubuntu24.04
 
-# llama.cpp's prebuilt shared libraries come from npm, as in the normal build (native/package-lock.json).
-FROM node:20-bookworm-slim AS llama-cpu
-WORKDIR /native
-COPY native/package.json native/package-lock.json native/.npmrc ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# llama.cpp is built from the source npm ships (node-llama-cpp@3.22.1) plus native/patches (per-token adapters),
+# by native/build-llama.sh, as in the normal build. The CPU image loads the best CPU variant at run time.
+FROM debian:bookworm-slim AS llama-cpu
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates cmake g++ git ninja-build ccache npm openssl \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY native/build-llama.sh native/
+COPY native/patches native/patches
+RUN lib=$(native/build-llama.sh --portable | tail -n 1) && mkdir /llama-cpu && cp -L "$lib"/*.so* /llama-cpu/
 
-# The CUDA build of the same llama.cpp release, as shipped: its two main libraries are named libllama.cuda.v0.5.0.so
-# and libggml.cuda.v0.5.0.so, which Serve.Llama's loader accepts. libggml-cuda.so needs libcudart.so.13 and
-# libcublas.so.13 from the CUDA runtime image, and the driver's libcuda.so.1.
-FROM node:20-bookworm-slim AS llama-cuda
-WORKDIR /native
-COPY native/.npmrc ./
-RUN npm install --ignore-scripts --no-audit --no-fund --no-save @node-llama-cpp/linux-x64-cuda@3.22.1 \
- && mkdir /llama-cuda \
- && cp node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda/*.so /llama-cuda/
+# The CUDA build, compiled with nvcc for the usual data-centre and desktop architectures (Hopper's 90 included);
+# libggml-cuda.so needs libcudart.so.13 and libcublas.so.13 from the CUDA runtime image, and the driver's libcuda.so.1.
+FROM nvidia/cuda:13.0.0-devel-ubuntu24.04 AS llama-cuda
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates cmake g++ git ninja-build ccache npm openssl \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY native/build-llama.sh native/
+COPY native/patches native/patches
+RUN lib=$(native/build-llama.sh --cuda "75;80;86;89;90;100;120" | tail -n 1) && mkdir /llama-cuda && cp -L "$lib"/*.so* /llama-cuda/
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS source
 WORKDIR /src
@@ -38,14 +44,14 @@ COPY . .
 FROM source AS publish-gateway
 RUN dotnet publish src/Serve.Gateway -c Release -r linux-x64 --self-contained -o /out
 
-# Serve.Llama's build finds the libraries already installed and copies them to /out/llama/.
+# Serve.Llama's build takes the libraries built above from native/lib and copies them to /out/llama/.
 FROM source AS publish-server
-COPY --from=llama-cpu /native/node_modules native/node_modules
-RUN dotnet publish src/Serve.Server -c Release -r linux-x64 --self-contained -o /out
+COPY --from=llama-cpu /llama-cpu native/lib
+RUN dotnet publish src/Serve.Server -c Release -r linux-x64 --self-contained -p:SkipLlamaNativeBuild=true -o /out
 
 FROM source AS publish-cli
-COPY --from=llama-cpu /native/node_modules native/node_modules
-RUN dotnet publish src/Serve.Cli -c Release -r linux-x64 --self-contained -o /out
+COPY --from=llama-cpu /llama-cpu native/lib
+RUN dotnet publish src/Serve.Cli -c Release -r linux-x64 --self-contained -p:SkipLlamaNativeBuild=true -o /out
 
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0 AS gateway
 WORKDIR /app

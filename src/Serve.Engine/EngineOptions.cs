@@ -34,7 +34,7 @@ public sealed record EngineOptions
     /// <summary>Requests waiting for a sequence slot beyond which new requests are refused (EngineOverloadedException).</summary>
     public int MaxQueuedRequests { get; init; } = 256;
 
-    /// <summary>Adapters kept loaded at once (LRU beyond; pinned and in-use adapters are never evicted).</summary>
+    /// <summary>Adapter slots: adapters resident at once in the adapter pool (LRU beyond; pinned and in-use adapters are never evicted).</summary>
     public int MaxLoadedAdapters { get; init; } = 8;
 
     /// <summary>Reuse the KV of a shared prompt prefix between requests of the same adapter configuration.</summary>
@@ -58,8 +58,17 @@ public sealed record EngineOptions
     /// <summary>KV cache element type (F16 default; F32 for exact comparisons, Q8_0 to halve memory).</summary>
     public Serve.Llama.Native.GgmlType KvCacheType { get; init; } = Serve.Llama.Native.GgmlType.F16;
 
-    /// <summary>How sequences of different adapters share decodes (Auto: Mixed on the CPU, Grouped on a GPU).</summary>
-    public AdapterBatching AdapterBatching { get; init; } = AdapterBatching.Auto;
+    /// <summary>
+    /// Highest LoRA rank an adapter may have: every slot of the adapter pool holds factors of this rank (lower ranks
+    /// are zero padded), so it sizes the pool's memory. 16, as vLLM's max_lora_rank; an adapter above it is refused.
+    /// </summary>
+    public int MaxAdapterRank { get; init; } = 16;
+
+    /// <summary>Most adapters one request may combine (the adapters extension); each token then uses that many pool slots.</summary>
+    public int MaxAdaptersPerRequest { get; init; } = 4;
+
+    /// <summary>Pool slots a token may use: MaxAdaptersPerRequest, at most MaxLoadedAdapters.</summary>
+    internal int AdaptersPerToken => Math.Min(MaxAdaptersPerRequest, MaxLoadedAdapters);
 
     /// <summary>Name the base model is served under; null = the model file name without extension.</summary>
     public string? ModelName { get; init; }

@@ -10,8 +10,8 @@ using Serve.Llama.Native;
 namespace Serve.Engine;
 
 /// <summary>
-/// One base model, one llama.cpp context and a scheduler thread that continuously batches requests, grouped per
-/// adapter configuration. Thread-safe. Metrics are published on the System.Diagnostics.Metrics meter "Serve.Engine".
+/// One base model, one llama.cpp context and a scheduler thread that continuously batches requests of every
+/// adapter configuration into shared decodes (per-token LoRA from the context's adapter pool). Thread-safe. Metrics are published on the System.Diagnostics.Metrics meter "Serve.Engine".
 /// </summary>
 public sealed class InferenceEngine : IAsyncDisposable, IDisposable
 {
@@ -29,19 +29,19 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     private long _nextId;
     private int _disposed;
 
-    private InferenceEngine(EngineOptions options, LlamaModel model, LlamaContext context, BaseModelInfo info, AdapterCatalog catalog, BatchedLora? batchedLora,
-        ILoggerFactory loggers)
+    private InferenceEngine(EngineOptions options, LlamaModel model, LlamaContext context, BaseModelInfo info, AdapterCatalog catalog, ILoggerFactory loggers)
     {
         Options = options;
         _model = model;
         _context = context;
         BaseModel = info;
         Adapters = catalog;
-        AdapterBatching = batchedLora is null ? AdapterBatching.Grouped : AdapterBatching.Mixed;
         _logger = loggers.CreateLogger<InferenceEngine>();
         _meters = new EngineMeters(() => Status);
-        _scheduler = new BatchScheduler(context, catalog, options, batchedLora, _meters, loggers.CreateLogger<BatchScheduler>());
+        _scheduler = new BatchScheduler(context, catalog, options, _meters, loggers.CreateLogger<BatchScheduler>());
         catalog.AbortSequences = _scheduler.AbortAdapter;
+        catalog.Slots.PrepareTargets = _scheduler.PrepareTargets;
+        catalog.Slots.Wake = _scheduler.Wake;
     }
 
     /// <summary>Loads the base model (blocking), scans the adapter directory and starts the scheduler. Throws on a bad model.</summary>
@@ -70,17 +70,10 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         try
         {
             var slots = options.MaxSequences + (options.PrefixCache ? options.PrefixCacheSlots : 0);
-            var mixed = options.AdapterBatching switch
-            {
-                AdapterBatching.Mixed => true,
-                AdapterBatching.Grouped => false,
-                _ => options.GpuLayers == 0 || !LlamaBackend.Devices.Any(d => d.Type is GgmlBackendDeviceType.Gpu or GgmlBackendDeviceType.IntegratedGpu),
-            };
-            var batchedLora = mixed ? new BatchedLora() : null;
+            var onGpu = options.GpuLayers != 0 && LlamaBackend.Devices.Any(d => d.Type is GgmlBackendDeviceType.Gpu or GgmlBackendDeviceType.IntegratedGpu);
             context = LlamaContext.Create(model, new LlamaContextOptions
             {
-                GraphObserver = batchedLora,
-                PersistentThreads = true, // mixed batching splits each decode at every patched product
+                PersistentThreads = true, // one ggml threadpool, paused while the scheduler idles
                 ContextSize = options.MaxSequences * contextPerSequence,
                 BatchSize = options.BatchSize,
                 UBatchSize = Math.Min(options.UBatchSize, options.BatchSize),
@@ -91,6 +84,10 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
                 TypeK = options.KvCacheType,
                 TypeV = options.KvCacheType,
             });
+            // Per-token LoRA: one pool slot per resident adapter. F32 factors compute on the CPU exactly as llama.cpp's
+            // own LoRA does; on a GPU, F16 halves their memory and bandwidth.
+            context.CreateAdapterPool(options.MaxLoadedAdapters, options.MaxAdapterRank, options.AdaptersPerToken,
+                onGpu ? GgmlType.F16 : GgmlType.F32);
             if (model.TrainContextLength > 0 && contextPerSequence > model.TrainContextLength)
                 logger.LogWarning(
                     "ContextPerSequence ({Context}) is longer than the model was trained for ({Trained} tokens): sequences past that length may degrade",
@@ -103,12 +100,13 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             if (options.AdaptersDirectory is null)
                 logger.LogWarning("No adapters directory configured: adapters registered at run time go to {Directory} and are lost at exit", directory);
             catalog = new AdapterCatalog(model, BaseModelShapes.Read(path, sha), name, Path.GetFullPath(directory), options.MaxLoadedAdapters,
-                loggerFactory.CreateLogger<AdapterCatalog>());
+                options.MaxAdapterRank, loggerFactory.CreateLogger<AdapterCatalog>());
             catalog.Rescan();
-            var engine = new InferenceEngine(options, model, context, info, catalog, batchedLora, loggerFactory);
+            var engine = new InferenceEngine(options, model, context, info, catalog, loggerFactory);
+            catalog.Slots.Pool = context.AdapterPool;
             logger.LogInformation(
-                "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens, {Batching} adapter batching",
-                name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, contextPerSequence, engine.AdapterBatching);
+                "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens, {Slots} adapter slots up to rank {Rank}",
+                name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, contextPerSequence, options.MaxLoadedAdapters, options.MaxAdapterRank);
             return engine;
         }
         catch
@@ -122,8 +120,6 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
 
     public EngineOptions Options { get; }
 
-    /// <summary>The batching in use: Mixed or Grouped (Auto resolved at start).</summary>
-    public AdapterBatching AdapterBatching { get; }
     public BaseModelInfo BaseModel { get; }
     public AdapterCatalog Adapters { get; }
     public EngineStatus Status => _scheduler.Status;
@@ -261,8 +257,8 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
 
     private void CheckAdapters(IReadOnlyList<AdapterWeight> adapters)
     {
-        if (adapters.Count > Options.MaxLoadedAdapters)
-            throw new InvalidGenerationRequestException($"At most {Options.MaxLoadedAdapters} adapters can be combined (MaxLoadedAdapters).", "adapters");
+        if (adapters.Count > Options.AdaptersPerToken)
+            throw new InvalidGenerationRequestException($"At most {Options.AdaptersPerToken} adapters can be combined (MaxAdaptersPerRequest, at most MaxLoadedAdapters).", "adapters");
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var a in adapters)
         {
@@ -287,6 +283,8 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         Require(o.PrefillChunk >= 1, $"PrefillChunk must be at least 1, got {o.PrefillChunk}.");
         Require(o.MaxQueuedRequests >= 0, $"MaxQueuedRequests must not be negative, got {o.MaxQueuedRequests}.");
         Require(o.MaxLoadedAdapters >= 1, $"MaxLoadedAdapters must be at least 1, got {o.MaxLoadedAdapters}.");
+        Require(o.MaxAdapterRank is >= 1 and <= 1024, $"MaxAdapterRank must be in [1, 1024], got {o.MaxAdapterRank}.");
+        Require(o.MaxAdaptersPerRequest is >= 1 and <= 16, $"MaxAdaptersPerRequest must be in [1, 16], got {o.MaxAdaptersPerRequest}.");
         Require(o.PrefixCacheSlots >= 0, $"PrefixCacheSlots must not be negative, got {o.PrefixCacheSlots}.");
         Require(o.DefaultMaxTokens >= 1, $"DefaultMaxTokens must be at least 1, got {o.DefaultMaxTokens}.");
         Require(o.Threads is null or >= 1, $"Threads must be at least 1, got {o.Threads}.");

@@ -187,6 +187,7 @@ public sealed unsafe class LlamaContext : IDisposable
         ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
         Validate(batch);
         ForgetOutputs();
+        if (batch.UsesAdapters) SetTokenAdapters(batch);
 
         using var batchLease = new SafeHandleLease(batch.Handle);
         var capture = LlamaLogging.BeginCapture();
@@ -213,6 +214,28 @@ public sealed unsafe class LlamaContext : IDisposable
             throw new LlamaDecodeException(result, capture.Errors);
         }
         RememberOutputs(batch);
+    }
+
+    /// <summary>Hands the batch's per-token adapter slots to the pool; llama.cpp consumes them in the next decode.</summary>
+    private void SetTokenAdapters(LlamaBatch batch)
+    {
+        var pool = AdapterPool ?? throw new ArgumentException("The batch names adapter slots but this context has no adapter pool.", nameof(batch));
+        var k = batch.AdaptersPerToken;
+        if (k > pool.AdaptersPerToken)
+            throw new ArgumentException($"The batch uses {k} adapter slots per token; the pool takes at most {pool.AdaptersPerToken}.", nameof(batch));
+        var (slots, scales) = batch.AdapterSlots;
+        for (var i = 0; i < batch.Count * k; i++)
+        {
+            if (slots[i] >= pool.Slots)
+                throw new ArgumentException($"Adapter slot {slots[i]} at batch index {i / k} must be below the pool's {pool.Slots} slots.", nameof(batch));
+        }
+        var capture = LlamaLogging.BeginCapture();
+        fixed (int* s = slots)
+        fixed (float* c = scales)
+        {
+            if (NativeApi.llama_lora_pool_set_tokens(Handle, batch.Count, k, s, c) != 0)
+                throw LlamaException.FromNative("llama_lora_pool_set_tokens failed", capture.Errors);
+        }
     }
 
     private void Validate(LlamaBatch batch)
@@ -276,6 +299,28 @@ public sealed unsafe class LlamaContext : IDisposable
         if (!HasOutput(batchIndex))
             throw new ArgumentOutOfRangeException(nameof(batchIndex), batchIndex,
                 "The last Decode produced no output for this batch index (mark the token with outputLogits).");
+    }
+
+    /// <summary>The context's adapter pool (per-token LoRA), once <see cref="CreateAdapterPool"/> made it.</summary>
+    public LlamaAdapterPool? AdapterPool { get; private set; }
+
+    /// <summary>
+    /// Gives the context an adapter pool: <paramref name="slots"/> adapter slots of rank up to
+    /// <paramref name="maxRank"/>, each token of a batch using up to <paramref name="adaptersPerToken"/> of them.
+    /// F32 factors compute exactly as llama.cpp's own LoRA does on the CPU; F16 halves their memory (GPU).
+    /// </summary>
+    public LlamaAdapterPool CreateAdapterPool(int slots, int maxRank, int adaptersPerToken = 1, GgmlType type = GgmlType.F32)
+    {
+        ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRank, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(adaptersPerToken, 1);
+        if (type is not (GgmlType.F32 or GgmlType.F16)) throw new ArgumentException($"The pool's factors are F32 or F16, not {type}.", nameof(type));
+        if (AdapterPool is not null) throw new InvalidOperationException("This context already has an adapter pool.");
+        var capture = LlamaLogging.BeginCapture();
+        if (NativeApi.llama_lora_pool_init(Handle, slots, maxRank, adaptersPerToken, type) != 0)
+            throw LlamaException.FromNative("llama_lora_pool_init failed", capture.Errors);
+        return AdapterPool = new LlamaAdapterPool(this, slots, maxRank, adaptersPerToken, type);
     }
 
     /// <summary>

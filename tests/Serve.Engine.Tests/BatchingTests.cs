@@ -11,12 +11,10 @@ public sealed class BatchingTests(EngineFixture fixture)
         "Count to five.", "Describe the river.", "Why do we learn?", "Write a letter to a friend.",
     ];
 
-    [Theory]
-    [InlineData(AdapterBatching.Mixed)]
-    [InlineData(AdapterBatching.Grouped)]
-    public async Task Concurrent_MixedAdapters_MatchEachRequestAlone(AdapterBatching batching)
+    [Fact]
+    public async Task Concurrent_MixedAdapters_MatchEachRequestAlone()
     {
-        using var engine = InferenceEngine.Start(fixture.Options() with { PrefixCache = false, AdapterBatching = batching });
+        using var engine = InferenceEngine.Start(fixture.Options() with { PrefixCache = false });
         string?[] adapters = ["a", null, "b", "a", null, "b", "a", "b"];
         var requests = Prompts.Select((p, i) => Generation.Chat(p, adapters[i], maxTokens: 12)).ToArray();
 
@@ -34,14 +32,13 @@ public sealed class BatchingTests(EngineFixture fixture)
     }
 
     [Theory]
-    [InlineData(AdapterBatching.Mixed, 512)]
-    [InlineData(AdapterBatching.Mixed, 5)] // micro-batches smaller than the running sequences: several decodes per step
-    [InlineData(AdapterBatching.Grouped, 512)]
-    public async Task ThirtyTwoConcurrent_OverFourAdaptersAndTheBase_MatchEachRequestAlone(AdapterBatching batching, int microBatch)
+    [InlineData(512)]
+    [InlineData(5)] // micro-batches smaller than the batch: llama.cpp splits it, each token keeps its adapters
+    public async Task ThirtyTwoConcurrent_OverFourAdaptersAndTheBase_MatchEachRequestAlone(int microBatch)
     {
         using var engine = InferenceEngine.Start(fixture.Options(fixture.AdapterDirectory("a", "b", "a2", "c")) with
         {
-            MaxLoadedAdapters = 4, AdapterBatching = batching, UBatchSize = microBatch,
+            MaxLoadedAdapters = 4, UBatchSize = microBatch,
         });
         string?[] adapters = [null, "a", "b", "a2", "c"];
         var requests = Enumerable.Range(0, 32)
@@ -83,12 +80,10 @@ public sealed class BatchingTests(EngineFixture fixture)
         Assert.All(engine.Adapters.List(), a => Assert.Equal(0, a.ActiveSequences));
     }
 
-    [Theory]
-    [InlineData(AdapterBatching.Mixed)]
-    [InlineData(AdapterBatching.Grouped)]
-    public async Task AdapterGroups_AreServedEveryStep_NoAdapterWaitsForAnother(AdapterBatching batching)
+    [Fact]
+    public async Task AdapterGroups_AreServedEveryStep_NoAdapterWaitsForAnother()
     {
-        using var engine = InferenceEngine.Start(fixture.Options() with { AdapterBatching = batching });
+        using var engine = InferenceEngine.Start(fixture.Options());
         var longA = engine.CollectAsync(Generation.Chat("Tell me a long story.", "a", maxTokens: 400));
         await WaitUntil(() => engine.Status.GeneratedTokens >= 5);
         var before = engine.Status;

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Serve.Gguf.Tests;
 
-/// <summary>Runs only when llama.cpp's libggml-base.so (installed from npm by the build) is present.</summary>
+/// <summary>Runs only when llama.cpp's libggml-base.so (built by native/build-llama.sh) is present.</summary>
 public sealed class GgmlFactAttribute : FactAttribute
 {
     public GgmlFactAttribute()
@@ -15,7 +15,7 @@ public sealed class GgmlFactAttribute : FactAttribute
 internal static unsafe class GgmlBase
 {
     public static readonly string Dir = typeof(GgmlBase).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .FirstOrDefault(a => a.Key == "LlamaNpmBinDir")?.Value ?? "";
+        .FirstOrDefault(a => a.Key == "LlamaNativeDir")?.Value ?? "";
 
     public static readonly IntPtr Handle =
         NativeLibrary.TryLoad(Path.Combine(Dir, "libggml-base.so"), out var h) ? h : IntPtr.Zero;

@@ -7,10 +7,11 @@ namespace Serve.Engine.Adapters;
 /// <summary>
 /// The adapters the engine can serve: every &lt;name&gt;.gguf in the adapters directory, plus those registered at
 /// run time (copied into the directory). Names: 1-64 chars of [A-Za-z0-9._-] starting with a letter or digit,
-/// not the base model's name or "base". Adapters load on first use and stay loaded up to MaxLoadedAdapters
-/// (least recently used evicted first; pinned and in-use ones never). A version is the file's SHA-256: a new
-/// file under an existing name serves new requests at once while running sequences finish on the old version,
-/// which is freed after them. Thread-safe.
+/// not the base model's name or "base". This class is the file store (scan, validation, atomic copy, names);
+/// <see cref="AdapterSlots"/> is the resident cache: adapters load on first use into one of MaxLoadedAdapters slots
+/// of the context's adapter pool (least recently used evicted first; pinned and in-use ones never), off the
+/// scheduler thread. A version is the file's SHA-256: a new file under an existing name serves new requests at
+/// once while running sequences finish on the old version, whose slot is freed after them. Thread-safe.
 /// </summary>
 public sealed partial class AdapterCatalog : IDisposable
 {
@@ -18,24 +19,25 @@ public sealed partial class AdapterCatalog : IDisposable
     private readonly LlamaModel _model;
     private readonly BaseModelShapes _base;
     private readonly string _baseName;
-    private readonly int _maxLoaded;
+    private readonly int _maxRank;
     private readonly ILogger _logger;
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, LoadedAdapter> _loaded = new(StringComparer.Ordinal); // by version
-    private readonly List<LoadedAdapter> _draining = [];
-    private long _clock;
     private bool _disposed;
 
-    internal AdapterCatalog(LlamaModel model, BaseModelShapes baseShapes, string baseName, string directory, int maxLoaded, ILogger logger)
+    internal AdapterCatalog(LlamaModel model, BaseModelShapes baseShapes, string baseName, string directory, int maxLoaded, int maxRank, ILogger logger)
     {
         _model = model;
         _base = baseShapes;
         _baseName = baseName;
         Directory = directory;
-        _maxLoaded = maxLoaded;
+        _maxRank = maxRank;
         _logger = logger;
+        Slots = new AdapterSlots(model, maxLoaded, logger);
         System.IO.Directory.CreateDirectory(directory);
     }
+
+    /// <summary>The resident adapters (slots of the context's adapter pool).</summary>
+    internal AdapterSlots Slots { get; }
 
     /// <summary>Where adapter files live.</summary>
     public string Directory { get; }
@@ -61,10 +63,7 @@ public sealed partial class AdapterCatalog : IDisposable
         lock (_gate) return _entries.ContainsKey(name);
     }
 
-    internal int LoadedCount
-    {
-        get { lock (_gate) return _loaded.Count; }
-    }
+    internal int LoadedCount => Slots.LoadedCount;
 
     /// <summary>
     /// Validates (GGUF parse, LoRA type, architecture, tensor shapes against the base, then llama.cpp's own load) and
@@ -110,17 +109,13 @@ public sealed partial class AdapterCatalog : IDisposable
     }
 
     /// <summary>Loads into memory now (it otherwise loads on first use). Throws AdapterNotFoundException.</summary>
-    public Task<AdapterInfo> LoadAsync(string name, CancellationToken cancellationToken = default) => Task.Run(() =>
+    public async Task<AdapterInfo> LoadAsync(string name, CancellationToken cancellationToken = default)
     {
-        lock (_gate)
-        {
-            var entry = _entries.GetValueOrDefault(name) ?? throw new AdapterNotFoundException(name);
-            var loaded = GetOrLoad(entry) ?? throw new EngineOverloadedException(
-                $"All {_maxLoaded} adapter slots hold pinned or in-use adapters; '{name}' cannot be loaded now.");
-            loaded.LastUsed = ++_clock;
-            return ToInfo(entry);
-        }
-    }, cancellationToken);
+        Entry entry;
+        lock (_gate) entry = _entries.GetValueOrDefault(name) ?? throw new AdapterNotFoundException(name);
+        await Slots.LoadAsync(Source(entry)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        lock (_gate) return ToInfo(entry);
+    }
 
     /// <summary>
     /// Frees the loaded adapter; it stays registered and loads again on its next use. Drain waits for the sequences
@@ -134,7 +129,7 @@ public sealed partial class AdapterCatalog : IDisposable
         {
             var entry = _entries.GetValueOrDefault(name) ?? throw new AdapterNotFoundException(name);
             version = entry.File.Version;
-            drained = Retire(version);
+            drained = Slots.Retire(version);
         }
         await Finish(name, version, drained, mode, AdapterChangeKind.Unloaded, cancellationToken).ConfigureAwait(false);
     }
@@ -148,7 +143,7 @@ public sealed partial class AdapterCatalog : IDisposable
         {
             if (!_entries.Remove(name, out var entry)) return false;
             version = entry.File.Version;
-            drained = Retire(version);
+            drained = Slots.Retire(version);
             TryDelete(entry.Path);
         }
         await Finish(name, version, drained, mode, AdapterChangeKind.Removed, cancellationToken).ConfigureAwait(false);
@@ -162,6 +157,7 @@ public sealed partial class AdapterCatalog : IDisposable
         {
             var entry = _entries.GetValueOrDefault(name) ?? throw new AdapterNotFoundException(name);
             entry.Pinned = pinned;
+            Slots.SetPinned(entry.File.Version, pinned);
         }
     }
 
@@ -189,7 +185,7 @@ public sealed partial class AdapterCatalog : IDisposable
                     if (_entries.TryGetValue(name, out var old))
                     {
                         if (old.File.Version == file.Version) { old.Stamp = stamp; continue; }
-                        _ = Retire(old.File.Version);
+                        _ = Slots.Retire(old.File.Version);
                     }
                     _entries[name] = new Entry(name, path, file, stamp, new DateTimeOffset(stamp, TimeSpan.Zero));
                 }
@@ -206,7 +202,7 @@ public sealed partial class AdapterCatalog : IDisposable
             {
                 var entry = _entries[gone];
                 _entries.Remove(gone);
-                _ = Retire(entry.File.Version);
+                _ = Slots.Retire(entry.File.Version);
                 changes.Add(new AdapterChange(AdapterChangeKind.Removed, gone, entry.File.Version));
             }
         }
@@ -221,40 +217,20 @@ public sealed partial class AdapterCatalog : IDisposable
     internal AdapterLease? TryAcquire(IReadOnlyList<AdapterWeight> weights)
     {
         if (weights.Count == 0) return AdapterLease.None;
+        AdapterSource[] sources;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var entries = weights.Select(w => _entries.GetValueOrDefault(w.Name) ?? throw new AdapterNotFoundException(w.Name)).ToArray();
-            var adapters = new LoadedAdapter[weights.Count];
-            for (var i = 0; i < entries.Length; i++)
-            {
-                var loaded = GetOrLoad(entries[i], keep: adapters.Take(i));
-                if (loaded is null) return null;
-                adapters[i] = loaded;
-            }
-            foreach (var a in adapters)
-            {
-                a.RefCount++;
-                a.LastUsed = ++_clock;
-            }
-            var order = Enumerable.Range(0, weights.Count).OrderBy(i => weights[i].Name, StringComparer.Ordinal).ToArray();
-            var configuration = new AdapterConfiguration([.. order.Select(i => new AdapterConfigurationEntry(weights[i].Name, adapters[i].Version, weights[i].Scale))]);
-            return new AdapterLease(this, configuration, adapters, [.. order.Select(i => (adapters[i].Native, weights[i].Scale))],
-                [.. order.Select(i => (adapters[i].Weights, weights[i].Scale))]);
+            sources = [.. weights.Select(w => Source(_entries.GetValueOrDefault(w.Name) ?? throw new AdapterNotFoundException(w.Name)))];
         }
+        var adapters = Slots.TryAcquire(sources);
+        if (adapters is null) return null;
+        var order = Enumerable.Range(0, weights.Count).OrderBy(i => weights[i].Name, StringComparer.Ordinal).ToArray();
+        var configuration = new AdapterConfiguration([.. order.Select(i => new AdapterConfigurationEntry(weights[i].Name, adapters[i].Version, weights[i].Scale))]);
+        return new AdapterLease(Slots, configuration, adapters, [.. order.Select(i => new LlamaAdapterSlot(adapters[i].Slot, weights[i].Scale))]);
     }
 
-    internal void Release(IEnumerable<LoadedAdapter> adapters)
-    {
-        lock (_gate)
-        {
-            foreach (var a in adapters)
-            {
-                a.RefCount--;
-                if (a.RefCount == 0 && a.Draining is not null) Free(a);
-            }
-        }
-    }
+    private static AdapterSource Source(Entry e) => new(e.Name, e.File.Version, e.Path, e.Pinned);
 
     /// <summary>Whether name is a valid adapter name (1-64 chars of [A-Za-z0-9._-], starting with a letter or digit).</summary>
     public static bool IsValidName(string name) => NamePattern().IsMatch(name);
@@ -273,113 +249,55 @@ public sealed partial class AdapterCatalog : IDisposable
     private AdapterInfo Install(string name, string temp, bool load, CancellationToken cancellationToken)
     {
         var file = AdapterFile.Inspect(temp, _base);
+        CheckServable(file);
         cancellationToken.ThrowIfCancellationRequested();
-        LlamaLoraAdapter native;
         try
         {
-            native = LlamaLoraAdapter.Load(_model, temp);
+            LlamaLoraAdapter.Load(_model, temp).Dispose(); // llama.cpp's own checks; slots load from the installed file
         }
         catch (LlamaException e)
         {
             throw new AdapterValidationException($"llama.cpp refused the adapter: {e.Message}", e);
         }
-        LoraWeights weights;
-        try
-        {
-            weights = LoraWeights.Read(temp);
-        }
-        catch
-        {
-            native.Dispose();
-            throw;
-        }
         var path = Path.Combine(Directory, name + ".gguf");
         AdapterInfo info;
+        Entry installed;
         lock (_gate)
         {
-            if (_disposed) { native.Dispose(); throw new ObjectDisposedException(nameof(AdapterCatalog)); }
+            if (_disposed) throw new ObjectDisposedException(nameof(AdapterCatalog));
             File.Copy(temp, path + ".swap", overwrite: true);
             File.Move(path + ".swap", path, overwrite: true);
-            if (_entries.TryGetValue(name, out var old) && old.File.Version != file.Version) _ = Retire(old.File.Version);
+            if (_entries.TryGetValue(name, out var old) && old.File.Version != file.Version) _ = Slots.Retire(old.File.Version);
             var stamp = File.GetLastWriteTimeUtc(path);
             var entry = new Entry(name, path, file, stamp, DateTimeOffset.UtcNow) { Pinned = old?.Pinned ?? false };
             _entries[name] = entry;
-            if (load && !_loaded.ContainsKey(file.Version) && MakeRoom(keep: []))
-            {
-                _loaded[file.Version] = new LoadedAdapter(name, file.Version, native, weights) { LastUsed = ++_clock };
-            }
-            else
-            {
-                native.Dispose();
-            }
-            info = ToInfo(entry);
+            installed = entry;
         }
+        if (load)
+        {
+            // Into a slot now when one is free or can be freed; otherwise it loads on first use.
+            try
+            {
+                Slots.LoadAsync(Source(installed)).Wait(cancellationToken);
+            }
+            catch (EngineOverloadedException)
+            {
+                _logger.LogInformation("Adapter {Name} registered; every slot is in use, so it loads on first use", name);
+            }
+        }
+        lock (_gate) info = ToInfo(installed);
         _logger.LogInformation("Adapter {Name} registered: version {Version}, rank {Rank}, alpha {Alpha}", name, file.Version[..12], file.Rank, file.Alpha);
         Raise(new AdapterChange(AdapterChangeKind.Registered, name, file.Version));
         return info;
     }
 
-    private LoadedAdapter? GetOrLoad(Entry entry, IEnumerable<LoadedAdapter>? keep = null)
+    /// <summary>Refuses an adapter the adapter pool cannot hold: rank above MaxAdapterRank, or LoRA on the token embedding.</summary>
+    private void CheckServable(AdapterFile file)
     {
-        if (_loaded.TryGetValue(entry.File.Version, out var loaded)) return loaded;
-        if (!MakeRoom(keep ?? [])) return null;
-        LlamaLoraAdapter native;
-        try
-        {
-            native = LlamaLoraAdapter.Load(_model, entry.Path);
-        }
-        catch (LlamaException e)
-        {
-            throw new EngineException($"The adapter '{entry.Name}' could not be loaded: {e.Message}", "model", e);
-        }
-        LoraWeights weights;
-        try
-        {
-            weights = LoraWeights.Read(entry.Path);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or Serve.Gguf.GgufFormatException or NotSupportedException)
-        {
-            native.Dispose();
-            throw new EngineException($"The adapter '{entry.Name}' could not be read: {e.Message}", "model", e);
-        }
-        loaded = new LoadedAdapter(entry.Name, entry.File.Version, native, weights);
-        _loaded[entry.File.Version] = loaded;
-        _logger.LogInformation("Adapter {Name} loaded ({Loaded}/{Max} loaded)", entry.Name, _loaded.Count, _maxLoaded);
-        return loaded;
-    }
-
-    /// <summary>Evicts least recently used idle, unpinned adapters until one more fits; false when none can go.</summary>
-    private bool MakeRoom(IEnumerable<LoadedAdapter> keep)
-    {
-        var kept = keep.ToHashSet();
-        while (_loaded.Count >= _maxLoaded)
-        {
-            var victim = _loaded.Values
-                .Where(a => a.RefCount == 0 && !kept.Contains(a) && !(_entries.GetValueOrDefault(a.Name) is { Pinned: true } e && e.File.Version == a.Version))
-                .MinBy(a => a.LastUsed);
-            if (victim is null) return false;
-            _loaded.Remove(victim.Version);
-            Free(victim);
-            _logger.LogInformation("Adapter {Name} evicted (least recently used)", victim.Name);
-        }
-        return true;
-    }
-
-    /// <summary>Takes a version out of the loaded set; the task completes when its last sequence released it.</summary>
-    private Task Retire(string version)
-    {
-        if (!_loaded.Remove(version, out var loaded)) return Task.CompletedTask;
-        loaded.Draining = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (loaded.RefCount == 0) Free(loaded);
-        else _draining.Add(loaded);
-        return loaded.Draining.Task;
-    }
-
-    private void Free(LoadedAdapter adapter)
-    {
-        _draining.Remove(adapter);
-        adapter.Native.Dispose();
-        adapter.Draining?.TrySetResult();
+        if (file.Rank > _maxRank)
+            throw new AdapterValidationException($"The adapter has rank {file.Rank}; this server holds ranks up to {_maxRank} (MaxAdapterRank).");
+        if (file.Targets.Any(t => t.StartsWith("token_embd", StringComparison.Ordinal)))
+            throw new AdapterValidationException("The adapter changes token_embd; per-token adapters apply to weight products only (drop the embedding from the adapter's targets).");
     }
 
     private async Task Finish(string name, string version, Task drained, AdapterUnloadMode mode, AdapterChangeKind kind, CancellationToken cancellationToken)
@@ -402,12 +320,9 @@ public sealed partial class AdapterCatalog : IDisposable
         }
     }
 
-    private AdapterInfo ToInfo(Entry e)
-    {
-        var active = _loaded.Values.Concat(_draining).Where(a => a.Name == e.Name).Sum(a => a.RefCount);
-        return new AdapterInfo(e.Name, e.File.Version, e.Path, e.File.Rank, e.File.Alpha, e.File.Architecture, e.File.BaseModelSha256,
-            e.File.SizeBytes, e.Created, _loaded.ContainsKey(e.File.Version), e.Pinned, active, e.File.Metadata);
-    }
+    private AdapterInfo ToInfo(Entry e) =>
+        new(e.Name, e.File.Version, e.Path, e.File.Rank, e.File.Alpha, e.File.Architecture, e.File.BaseModelSha256,
+            e.File.SizeBytes, e.Created, Slots.IsLoaded(e.File.Version), e.Pinned, Slots.ActiveCount(e.Name), e.File.Metadata);
 
     private void TryDelete(string path)
     {
@@ -427,10 +342,8 @@ public sealed partial class AdapterCatalog : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
-            foreach (var a in _loaded.Values.Concat(_draining).ToList()) a.Native.Dispose();
-            _loaded.Clear();
-            _draining.Clear();
         }
+        Slots.Dispose();
     }
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

@@ -8,7 +8,7 @@ namespace Serve.Engine.Adapters;
 /// so a bad file is refused with a reason before llama.cpp sees it.
 /// </summary>
 internal sealed record AdapterFile(string Version, int Rank, float Alpha, string Architecture, string? BaseModelSha256,
-    long SizeBytes, IReadOnlyDictionary<string, string> Metadata)
+    long SizeBytes, IReadOnlyDictionary<string, string> Metadata, IReadOnlyList<string> Targets)
 {
     /// <summary>Metadata keys an adapter may name its base model's SHA-256 under.</summary>
     private static readonly string[] BaseHashKeys = ["serve.adapter.base_hash", "serve.base_model.sha256", "training.base_model.sha256"];
@@ -36,7 +36,7 @@ internal sealed record AdapterFile(string Version, int Rank, float Alpha, string
             if (architecture != baseModel.Architecture)
                 throw new AdapterValidationException($"The adapter is for architecture '{architecture}', the base model is '{baseModel.Architecture}'.");
 
-            var rank = CheckTensors(gguf, baseModel);
+            var (rank, targets) = CheckTensors(gguf, baseModel);
             var alpha = gguf.GetValue("adapter.lora.alpha") is { } a ? Convert.ToSingle(a.Value, CultureInfo.InvariantCulture) : rank;
             var metadata = gguf.Metadata
                 .Where(kv => kv.Value.Type != GgufValueType.Array)
@@ -44,15 +44,15 @@ internal sealed record AdapterFile(string Version, int Rank, float Alpha, string
             var baseHash = BaseHashKeys.Select(gguf.GetString).FirstOrDefault(h => !string.IsNullOrEmpty(h));
             if (baseHash is not null && baseModel.Sha256 is not null && !string.Equals(baseHash, baseModel.Sha256, StringComparison.OrdinalIgnoreCase))
                 throw new AdapterValidationException($"The adapter was made for base model {baseHash[..Math.Min(12, baseHash.Length)]}, this server's base model is {baseModel.Sha256[..12]}.");
-            return new AdapterFile(GgufFile.Sha256(path), rank, alpha, architecture, baseHash, gguf.Length, metadata);
+            return new AdapterFile(GgufFile.Sha256(path), rank, alpha, architecture, baseHash, gguf.Length, metadata, targets);
         }
     }
 
-    private static int CheckTensors(GgufFile gguf, BaseModelShapes baseModel)
+    private static (int Rank, IReadOnlyList<string> Targets) CheckTensors(GgufFile gguf, BaseModelShapes baseModel)
     {
         var byName = gguf.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var rank = -1;
-        var pairs = 0;
+        var targets = new List<string>();
         foreach (var tensor in gguf.Tensors)
         {
             if (tensor.Name.EndsWith(".lora_b", StringComparison.Ordinal))
@@ -78,9 +78,9 @@ internal sealed record AdapterFile(string Version, int Rank, float Alpha, string
                 throw new AdapterValidationException(
                     $"'{target}': the base tensor is [{w[0]}, {w[1]}], so lora_a must be [{w[0]}, r] and lora_b [r, {w[1]}]; got [{aShape[0]}, {aShape[1]}] and [{bShape[0]}, {bShape[1]}].");
             rank = Math.Max(rank, (int)aShape[1]);
-            pairs++;
+            targets.Add(target);
         }
-        if (pairs == 0) throw new AdapterValidationException("The adapter has no LoRA tensors.");
-        return rank;
+        if (targets.Count == 0) throw new AdapterValidationException("The adapter has no LoRA tensors.");
+        return (rank, targets);
     }
 }

@@ -10,10 +10,10 @@ namespace Serve.Engine.Scheduling;
 /// <summary>
 /// Owns the llama.cpp context on one thread and runs continuous batching. Each step it admits queued requests into
 /// free sequence slots (reusing a cached prefix of the same adapter configuration), then decodes every sequence
-/// that has work, decode tokens first and prompt chunks (at most PrefillChunk per sequence) filling the rest of the
-/// batch. With mixed batching (<see cref="BatchedLora"/>) all adapters share one llama_decode per step; with grouped
-/// batching each adapter group gets its own, its adapters set on the context first, longest-waiting group first.
-/// Either way every group with work is decoded every step, so no adapter waits longer than one step for another.
+/// that has work in one llama_decode, decode tokens first and prompt chunks (at most PrefillChunk per sequence)
+/// filling the rest of the batch. Each token names its own adapter-pool slots, so sequences of every adapter
+/// configuration share the decode (llama.cpp applies each token's LoRA inside the graph) and no adapter waits for
+/// another. Between decodes it also gives the pool room for the weights a newly loading adapter changes.
 /// </summary>
 internal sealed class BatchScheduler : IDisposable
 {
@@ -30,21 +30,19 @@ internal sealed class BatchScheduler : IDisposable
     private readonly List<Sequence> _running = [];
     private readonly KvSlot[] _slots;
     private readonly Dictionary<string, long> _groupServedAt = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<(LlamaLoraAdapter Adapter, TaskCompletionSource Done)> _targetRequests = new();
     private readonly LlamaBatch _batch;
-    private readonly BatchedLora? _lora;
     private readonly int _contextPerSequence;
     private readonly Thread _thread;
     private readonly object _statusGate = new();
     private EngineStatus _status;
-    private string? _contextAdapters;
     private long _clock;
     private int _queued;
     private long _steps, _decodes, _generated, _promptTokens, _cachedTokens;
     private volatile bool _stopping;
 
-    public BatchScheduler(LlamaContext context, AdapterCatalog catalog, EngineOptions options, BatchedLora? lora, EngineMeters meters, ILogger logger)
+    public BatchScheduler(LlamaContext context, AdapterCatalog catalog, EngineOptions options, EngineMeters meters, ILogger logger)
     {
-        _lora = lora;
         _contextPerSequence = options.ContextPerSequence ?? throw new ArgumentException("The engine resolves ContextPerSequence before scheduling.", nameof(options));
         _context = context;
         _vocab = context.Vocab;
@@ -53,7 +51,7 @@ internal sealed class BatchScheduler : IDisposable
         _meters = meters;
         _logger = logger;
         _slots = [.. Enumerable.Range(0, context.SeqMax).Select(i => new KvSlot(i))];
-        _batch = new LlamaBatch(context.BatchSize);
+        _batch = new LlamaBatch(context.BatchSize, adaptersPerToken: options.MaxAdaptersPerRequest);
         _status = Snapshot();
         _thread = new Thread(Run) { IsBackground = true, Name = "serve-scheduler" };
         _thread.Start();
@@ -79,6 +77,36 @@ internal sealed class BatchScheduler : IDisposable
 
     public void Wake() => _wake.Set();
 
+    /// <summary>
+    /// Gives the adapter pool room for the weights this adapter changes, on the scheduler thread between two decodes
+    /// (the only pool change that alters the graph; a loader thread waits for it, then fills its slot itself).
+    /// </summary>
+    public Task PrepareTargets(LlamaLoraAdapter adapter)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_stopping) done.SetException(new ObjectDisposedException(nameof(InferenceEngine)));
+        else _targetRequests.Enqueue((adapter, done));
+        _wake.Set();
+        return done.Task;
+    }
+
+    private void RunTargetRequests()
+    {
+        while (_targetRequests.TryDequeue(out var request))
+        {
+            try
+            {
+                var added = _context.AdapterPool!.AddTargets(request.Adapter);
+                if (added > 0) _logger.LogInformation("Adapter pool: {Added} more weights take per-token LoRA ({Total} in all)", added, _context.AdapterPool.TargetCount);
+                request.Done.SetResult();
+            }
+            catch (Exception e)
+            {
+                request.Done.SetException(e);
+            }
+        }
+    }
+
     /// <summary>Ends, at the next step, every running or queued sequence that uses this adapter version.</summary>
     public void AbortAdapter(string version)
     {
@@ -92,6 +120,7 @@ internal sealed class BatchScheduler : IDisposable
         {
             while (!_stopping)
             {
+                RunTargetRequests();
                 TakeIncoming();
                 ApplyAborts();
                 DropCancelled();
@@ -228,23 +257,14 @@ internal sealed class BatchScheduler : IDisposable
         s.CachedPromptTokens = reuse;
     }
 
+    /// <summary>
+    /// Every running sequence in one decode whatever its adapters, decode tokens first and prompt chunks in the room
+    /// left. Only when more sequences decode than a batch holds does a step take more than one decode.
+    /// </summary>
     private void Step()
     {
         _steps++;
-        if (_lora is not null) StepMixed();
-        else StepGrouped();
-        foreach (var key in _groupServedAt.Keys.Where(k => !_running.Any(s => s.Lease!.Configuration.Key == k)).ToList())
-            _groupServedAt.Remove(key);
-    }
-
-    /// <summary>
-    /// Mixed batching: every running sequence in one decode whatever its adapters (BatchedLora applies each token's
-    /// own), decode tokens first and prompt chunks in the room left. Only when more sequences decode than a
-    /// micro-batch holds does a step take more than one decode.
-    /// </summary>
-    private void StepMixed()
-    {
-        var budget = Math.Min(_context.BatchSize, _context.UBatchSize); // one micro-batch: llama.cpp keeps the token order
+        var budget = _context.BatchSize;
         var decoding = _running.Where(s => !s.IsPrefilling).ToList();
         var prefilling = _running.Where(s => s.IsPrefilling).ToList();
         var done = 0;
@@ -255,42 +275,24 @@ internal sealed class BatchScheduler : IDisposable
             DecodeBatch(part, done == decoding.Count ? prefilling : [], budget);
         }
         while (done < decoding.Count);
-    }
-
-    /// <summary>
-    /// Grouped batching: one decode per adapter group, longest-waiting group first, except that the group whose
-    /// adapters are already set on the context goes first when it waited as long as the others: every adapter
-    /// change makes llama.cpp re-reserve its compute graph, so ABCD-DCBA-ABCD saves one change per step without
-    /// letting any group wait more than one step.
-    /// </summary>
-    private void StepGrouped()
-    {
-        var groups = _running
-            .GroupBy(s => s.Lease!.Configuration.Key, StringComparer.Ordinal)
-            .OrderBy(g => g.Key == _contextAdapters ? 0 : 1)
-            .ThenBy(g => _groupServedAt.GetValueOrDefault(g.Key))
-            .Select(g => g.ToList())
-            .ToList();
-        foreach (var group in groups)
-            DecodeBatch([.. group.Where(s => !s.IsPrefilling)], [.. group.Where(s => s.IsPrefilling)], _context.BatchSize);
+        foreach (var key in _groupServedAt.Keys.Where(k => !_running.Any(s => s.Lease!.Configuration.Key == k)).ToList())
+            _groupServedAt.Remove(key);
     }
 
     /// <summary>
     /// One llama_decode: a token for each decoding sequence, then prompt chunks (at most PrefillChunk per sequence)
-    /// while the budget lasts; then samples every sequence that got logits. The sequences are of one adapter
-    /// configuration (grouped batching, set on the context here) or of any (mixed batching).
+    /// while the budget lasts, each token with its sequence's adapter slots; then samples every sequence that got
+    /// logits.
     /// </summary>
     private void DecodeBatch(List<Sequence> decoding, List<Sequence> prefilling, int budget)
     {
         _batch.Clear();
-        _lora?.BeginBatch();
         var outputs = new List<(Sequence Sequence, int Index)>(decoding.Count);
         var chunks = new List<(Sequence Sequence, int Count)>();
         var members = new List<Sequence>(decoding.Count + prefilling.Count);
         foreach (var s in decoding)
         {
-            outputs.Add((s, _batch.Add(s.NextToken, s.Slot!.Tokens.Count, s.Slot.SequenceId, true)));
-            _lora?.AddTokens(s.Lease!, 1, lastIsOutput: true);
+            outputs.Add((s, _batch.Add(s.NextToken, s.Slot!.Tokens.Count, s.Slot.SequenceId, true, s.Lease!.Slots)));
             members.Add(s);
             budget--;
         }
@@ -299,8 +301,7 @@ internal sealed class BatchScheduler : IDisposable
             if (budget <= 0) break;
             var n = Math.Min(Math.Min(_options.PrefillChunk, s.Prompt.Length - s.PromptCursor), budget);
             var last = s.PromptCursor + n == s.Prompt.Length;
-            _batch.AddRange(s.Prompt.AsSpan(s.PromptCursor, n), s.PromptCursor, s.Slot!.SequenceId, last);
-            _lora?.AddTokens(s.Lease!, n, lastIsOutput: last);
+            _batch.AddRange(s.Prompt.AsSpan(s.PromptCursor, n), s.PromptCursor, s.Slot!.SequenceId, last, s.Lease!.Slots);
             if (last) outputs.Add((s, _batch.Count - 1));
             chunks.Add((s, n));
             members.Add(s);
@@ -314,11 +315,6 @@ internal sealed class BatchScheduler : IDisposable
         {
             if (_groupServedAt.TryGetValue(key, out var servedAt))
                 _meters.GroupWait.Record(Stopwatch.GetElapsedTime(servedAt, now).TotalSeconds, EngineMeters.Adapter(members.First(s => s.Lease!.Configuration.Key == key).AdapterTag));
-        }
-        if (_lora is null && _contextAdapters != keys[0])
-        {
-            _context.SetAdapters(members[0].Lease!.Natives);
-            _contextAdapters = keys[0];
         }
         _decodes++;
         if (!TryDecode(members)) return;
@@ -490,6 +486,7 @@ internal sealed class BatchScheduler : IDisposable
         _stopping = true;
         _wake.Set();
         _thread.Join();
+        while (_targetRequests.TryDequeue(out var request)) request.Done.TrySetException(new ObjectDisposedException(nameof(InferenceEngine)));
         _batch.Dispose();
         _wake.Dispose();
     }

@@ -33,8 +33,10 @@ public sealed class EngineSettings
     public int? GpuLayers { get; set; }
     public LlamaFlashAttnType? FlashAttention { get; set; }
     public GgmlType? KvCacheType { get; set; }
-    /// <summary>Auto, Mixed (all adapters in one decode per step) or Grouped (one decode per adapter group).</summary>
-    public AdapterBatching? AdapterBatching { get; set; }
+    /// <summary>Highest adapter rank the adapter pool holds (default 16).</summary>
+    [Range(1, 1024)] public int? MaxAdapterRank { get; set; }
+    /// <summary>Most adapters one request may combine (default 4).</summary>
+    [Range(1, 16)] public int? MaxAdaptersPerRequest { get; set; }
 
     public EngineOptions ToEngineOptions()
     {
@@ -57,7 +59,8 @@ public sealed class EngineSettings
             GpuLayers = GpuLayers ?? o.GpuLayers,
             FlashAttention = FlashAttention ?? o.FlashAttention,
             KvCacheType = KvCacheType ?? o.KvCacheType,
-            AdapterBatching = AdapterBatching ?? o.AdapterBatching,
+            MaxAdapterRank = MaxAdapterRank ?? o.MaxAdapterRank,
+            MaxAdaptersPerRequest = MaxAdaptersPerRequest ?? o.MaxAdaptersPerRequest,
         };
     }
 }

@@ -85,25 +85,25 @@ public sealed class DeploymentFilesTests
         var fileNames = (IReadOnlyDictionary<string, string[]>)LibraryLocator.GetField("FileNames", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
         Assert.Equal("SERVE_LLAMA_LIB_DIR", variable);
 
-        // CPU: the build copies the npm libraries to <output>/llama/ (LlamaNative.targets), published to /app/llama.
+        // CPU: the build copies the libraries native/build-llama.sh made to <output>/llama/ (LlamaNative.targets),
+        // published to /app/llama; the image builds them portable (every CPU variant, chosen at run time).
         Assert.Equal("/app/llama", Stage("server").Env[variable]);
         Assert.Contains("Link=\"llama/", File.ReadAllText(Path.Combine(Root, "src/Serve.Llama/LlamaNative.targets")), StringComparison.Ordinal);
-        Assert.Contains(Stage("llama-cpu").Copy, c => c.StartsWith("native/package.json native/package-lock.json", StringComparison.Ordinal));
+        Assert.Contains(Stage("llama-cpu").Copy, c => c == "native/patches native/patches");
+        Assert.Contains(Stage("llama-cpu").Run, r => r.Contains("native/build-llama.sh --portable", StringComparison.Ordinal));
+        Assert.Contains(Stage("publish-server").Copy, c => c == "--from=llama-cpu /llama-cpu native/lib");
+        Assert.Contains(Stage("publish-server").Run, r => r.Contains("-p:SkipLlamaNativeBuild=true", StringComparison.Ordinal));
 
-        // CUDA: the same release as the CPU package pinned in native/package-lock.json.
-        using var lockFile = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "native/package-lock.json")));
-        var version = lockFile.RootElement.GetProperty("packages").GetProperty("node_modules/@node-llama-cpp/linux-x64").GetProperty("version").GetString();
+        // CUDA: the same source and patches, compiled by nvcc for Hopper (90) among the usual architectures.
         var cuda = Stage("llama-cuda");
-        Assert.Contains(cuda.Run, r => r.Contains($"@node-llama-cpp/linux-x64-cuda@{version}", StringComparison.Ordinal));
-        // The CUDA package names its two main libraries *.cuda.* (libggml-base.so is the same in both); the stage copies
-        // the package's libraries as shipped, so Serve.Llama must accept those names for every library it loads.
-        Assert.Contains(cuda.Run, r => r.Contains("cp node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda/*.so /llama-cuda/", StringComparison.Ordinal));
+        Assert.StartsWith("nvidia/cuda:13.", cuda.From, StringComparison.Ordinal);
+        Assert.Contains("-devel-", cuda.From, StringComparison.Ordinal);
+        Assert.Contains(cuda.Copy, c => c == "native/patches native/patches");
+        var archs = Regex.Match(string.Join('\n', cuda.Run), "build-llama.sh --cuda \"([0-9;]+)\"").Groups[1].Value.Split(';');
+        Assert.Contains("90", archs);
+        // The libraries the build makes are the names Serve.Llama loads first.
         foreach (var (library, names) in fileNames)
-        {
-            var cpuName = names[0];
-            var cudaName = cpuName == "libggml-base.so" ? cpuName : cpuName.Replace(".v", ".cuda.v", StringComparison.Ordinal);
-            Assert.True(names.Contains(cudaName), $"Serve.Llama does not load {library} from the CUDA package's {cudaName}");
-        }
+            Assert.True(names[0] is "libllama.so" or "libggml.so" or "libggml-base.so", $"{library}: {names[0]} is not a name native/build-llama.sh makes");
         Assert.Contains(Stage("server-cuda").Copy, c => c == "--from=llama-cuda /llama-cuda /app/llama-cuda");
         Assert.Equal("/app/llama-cuda", Stage("server-cuda").Env[variable]);
         Assert.StartsWith("${CUDA_RUNTIME}", Stage("server-cuda").From, StringComparison.Ordinal);

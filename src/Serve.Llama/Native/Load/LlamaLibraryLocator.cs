@@ -2,16 +2,16 @@ namespace Serve.Llama.Native.Load;
 
 /// <summary>
 /// Chooses the directory of the llama.cpp libraries. Order: explicit option, then SERVE_LLAMA_LIB_DIR, then
-/// &lt;base dir&gt;/llama, then the npm install found by walking up from the base directory. An explicit option or
+/// &lt;base dir&gt;/llama, then the checkout's native/lib (native/build-llama.sh) found by walking up from the base directory. An explicit option or
 /// environment variable that names a directory without the libraries is an error, not a reason to fall back:
 /// silently loading the CPU build when the CUDA one was asked for would be worse than failing.
 /// </summary>
 internal static class LlamaLibraryLocator
 {
     internal const string EnvironmentVariable = "SERVE_LLAMA_LIB_DIR";
-    internal const string MarkerFile = "libllama.v0.5.0.so or libllama.cuda.v0.5.0.so";
-    internal static readonly string NpmRelativePath =
-        Path.Combine("native", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64");
+    internal const string MarkerFile = "libllama.so (built by native/build-llama.sh), libllama.v0.5.0.so or libllama.cuda.v0.5.0.so";
+    /// <summary>Where native/build-llama.sh links its build inside a checkout.</summary>
+    internal static readonly string CheckoutRelativePath = Path.Combine("native", "lib");
 
     /// <summary>
     /// Native library names used in [LibraryImport] mapped to the shipped file names, CPU build first. The CUDA
@@ -20,8 +20,8 @@ internal static class LlamaLibraryLocator
     /// </summary>
     internal static readonly IReadOnlyDictionary<string, string[]> FileNames = new Dictionary<string, string[]>
     {
-        [NativeApi.Llama] = ["libllama.v0.5.0.so", "libllama.cuda.v0.5.0.so"],
-        [NativeApi.Ggml] = ["libggml.v0.5.0.so", "libggml.cuda.v0.5.0.so"],
+        [NativeApi.Llama] = ["libllama.so", "libllama.v0.5.0.so", "libllama.cuda.v0.5.0.so"],
+        [NativeApi.Ggml] = ["libggml.so", "libggml.v0.5.0.so", "libggml.cuda.v0.5.0.so"],
         [NativeApi.GgmlBase] = ["libggml-base.so"],
     };
 
@@ -45,9 +45,9 @@ internal static class LlamaLibraryLocator
 
         for (var dir = new DirectoryInfo(baseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, NpmRelativePath);
+            var candidate = Path.Combine(dir.FullName, CheckoutRelativePath);
             if (HasLibraries(candidate)) return candidate;
-            tried.Add($"{candidate} (npm install, walking up from the base directory)");
+            tried.Add($"{candidate} (native/build-llama.sh output, walking up from the base directory)");
         }
         throw new LlamaLibraryNotFoundException(tried);
     }
