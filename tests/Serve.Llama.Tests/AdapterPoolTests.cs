@@ -85,7 +85,7 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
             var expected = cases.Select(c => Reference(c, loaded)).ToList();
 
             using var context = Context(cases.Length);
-            var pool = context.CreateAdapterPool(slots: 4, maxRank: 8, adaptersPerToken: 2);
+            var pool = context.CreateAdapterPool(slots: 4, maxRank: 8, adaptersPerToken: 4);
             var slotOf = new Dictionary<string, int>();
             foreach (var p in paths)
             {
@@ -95,7 +95,7 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
             LlamaAdapterSlot[] SlotsOf(Case c) => [.. c.Adapters.Select(a => new LlamaAdapterSlot(slotOf[a.Path], a.Scale))];
 
             // Every prompt in one batch, then every sequence's next token in one batch per step.
-            using var batch = new LlamaBatch(256, adaptersPerToken: 2);
+            using var batch = new LlamaBatch(256, adaptersPerToken: 4);
             var prompts = cases.Select(c => fixture.Model.Vocab.Tokenize(c.Prompt, addSpecial: true, parseSpecial: false)).ToArray();
             var outputs = new int[cases.Length];
             for (var s = 0; s < cases.Length; s++)
@@ -193,6 +193,38 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
         {
             LlamaLogging.SetLoggerFactory(null);
             a.Dispose(); b.Dispose(); d.Dispose();
+        }
+    }
+
+    [Fact]
+    public void PerTokenSlots_ApplyToOneDecodeOnly_TheNextWithoutThemIsTheBaseModel()
+    {
+        var a = LlamaLoraAdapter.Load(fixture.Model, Adapter("a", new LoraSpec { Seed = 11, Std = 0.2f }));
+        try
+        {
+            var prompt = fixture.Model.Vocab.Tokenize("The river runs past", addSpecial: true, parseSpecial: false);
+            float[] Logits(LlamaContext context, bool withAdapter)
+            {
+                using var batch = new LlamaBatch(64, adaptersPerToken: 1);
+                context.Memory.Clear();
+                batch.AddRange(prompt, 0, 0, true, withAdapter ? [new LlamaAdapterSlot(0, 1f)] : []);
+                context.Decode(batch);
+                return context.GetLogits(prompt.Length - 1).ToArray();
+            }
+            using var plain = Context(1);
+            var expected = Logits(plain, false);
+            using var pooled = Context(1);
+            var pool = pooled.CreateAdapterPool(slots: 1, maxRank: 8);
+            pool.AddTargets(a);
+            pool.SetSlot(0, a);
+            var adapted = Logits(pooled, true);
+            var after = Logits(pooled, false);
+            Assert.True(Decoding.MaxAbsDiff(expected, adapted) > 1e-2f, "the adapter changed nothing");
+            Assert.Equal(expected, after); // bit for bit: no LoRA nodes at all in a decode without slots
+        }
+        finally
+        {
+            a.Dispose();
         }
     }
 

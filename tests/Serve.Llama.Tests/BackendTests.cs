@@ -41,8 +41,7 @@ public sealed class BackendTests
         LlamaBackend.Initialize();
         foreach (var name in new[] { "libllama.so", "libggml.so", "libggml-base.so", "libggml-cpu.so" })
             Assert.True(File.Exists(Path.Combine(LlamaLibrary.Directory, name)), $"{name} is not in {LlamaLibrary.Directory}");
-        // The build of native/build-llama.sh, with the adapter pool of native/patches: the release's version string.
-        Assert.StartsWith("0.5.0", new FileInfo(Path.Combine(LlamaLibrary.Directory, "libllama.so.0.5.0")).Exists ? "0.5.0" : "missing");
+        Assert.True(File.Exists(Path.Combine(LlamaLibrary.Directory, "libllama.so.0.5.0")), "not the release native/build-llama.sh builds");
     }
 
     [Fact]

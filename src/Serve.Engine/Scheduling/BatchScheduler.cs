@@ -51,7 +51,7 @@ internal sealed class BatchScheduler : IDisposable
         _meters = meters;
         _logger = logger;
         _slots = [.. Enumerable.Range(0, context.SeqMax).Select(i => new KvSlot(i))];
-        _batch = new LlamaBatch(context.BatchSize, adaptersPerToken: options.MaxAdaptersPerRequest);
+        _batch = new LlamaBatch(context.BatchSize, adaptersPerToken: options.AdaptersPerToken);
         _status = Snapshot();
         _thread = new Thread(Run) { IsBackground = true, Name = "serve-scheduler" };
         _thread.Start();
