@@ -32,11 +32,15 @@ public sealed class ChatTemplate
         SupportsSystemRole = Probe([new("system", Needle), new("user", "Hi")], null) is { } s && s.Contains(Needle, StringComparison.Ordinal);
         var tool = new ChatTool("probe_tool" + "_fn", "probe", """{"type":"object","properties":{"x":{"type":"string"}}}""");
         SupportsTools = Probe([new("user", "Hi")], [tool]) is { } t && t.Contains("probe_tool_fn", StringComparison.Ordinal);
-        var call = new ChatTurn("assistant", null, [new ChatToolCall("call_1", "probe_tool_fn", $$"""{"x": "{{Needle}}"}""")]);
+        // The call names a function the tools list does not, so finding the name means the call was rendered.
+        var call = new ChatTurn("assistant", null, [new ChatToolCall("call_1", "probe_call_fn", $$"""{"x": "{{Needle}}"}""")]);
         var withObject = Probe([new("user", "Hi"), call], [tool], objectArguments: true);
         SupportsObjectArguments = withObject is not null && withObject.Contains(Needle, StringComparison.Ordinal) && !withObject.Contains("{'x'", StringComparison.Ordinal);
         var withString = SupportsObjectArguments ? withObject : Probe([new("user", "Hi"), call], [tool], objectArguments: false);
-        SupportsToolCalls = withString is not null && withString.Contains("probe_tool_fn", StringComparison.Ordinal);
+        SupportsToolCalls = withString is not null && withString.Contains("probe_call_fn", StringComparison.Ordinal);
+        var response = new ChatTurn("tool", "response" + Needle, ToolCallId: "call_1", Name: "probe_call_fn");
+        SupportsToolResponses = SupportsToolCalls
+            && Probe([new("user", "Hi"), call, response], [tool], SupportsObjectArguments) is { } r && r.Contains("response" + Needle, StringComparison.Ordinal);
     }
 
     /// <summary>The template of a model: its own text, or ChatML when it has none.</summary>
@@ -52,6 +56,8 @@ public sealed class ChatTemplate
     /// <summary>The template renders assistant tool_calls itself.</summary>
     public bool SupportsToolCalls { get; }
     public bool SupportsObjectArguments { get; }
+    /// <summary>The template renders tool messages (role "tool") itself.</summary>
+    public bool SupportsToolResponses { get; }
 
     /// <summary>
     /// The prompt text for these messages; addGenerationPrompt ends it with the assistant turn's opening.
@@ -64,6 +70,7 @@ public sealed class ChatTemplate
         var turns = messages.Select(m => m.Role == "developer" ? m with { Role = "system" } : m).ToList();
         if (tools is { Count: > 0 } && !SupportsTools) turns = GenericToolFormat.AddToolsToSystem(turns, tools);
         if (!SupportsToolCalls) turns = turns.Select(GenericToolFormat.InlineToolCalls).ToList();
+        if (!SupportsToolResponses) turns = GenericToolFormat.ToolResultsAsUserTurns(turns);
         if (!SupportsSystemRole && turns.Count > 0 && turns[0].Role == "system")
         {
             var system = turns[0].Content ?? "";
@@ -87,6 +94,9 @@ public sealed class ChatTemplate
             ["bos_token"] = BosToken,
             ["eos_token"] = EosToken,
             ["add_generation_prompt"] = addGenerationPrompt,
+            // What llama.cpp gives every template besides Hugging Face's variables; some published templates read them.
+            ["datetime"] = _clock.GetLocalNow().ToString("MMM dd yyyy", System.Globalization.CultureInfo.InvariantCulture),
+            ["date_string"] = _clock.GetLocalNow().ToString("dd MMM yyyy", System.Globalization.CultureInfo.InvariantCulture),
         };
         if (tools is { Count: > 0 }) variables["tools"] = tools.Select(t => (object?)ToObject(t)).ToList();
         return _template.Render(variables, _clock);
@@ -163,6 +173,24 @@ public static class GenericToolFormat
         if (turns.Count > 0 && turns[0].Role == "system")
             return [turns[0] with { Content = (turns[0].Content ?? "") + "\n\n" + description }, .. turns.Skip(1)];
         return [new ChatTurn("system", description), .. turns];
+    }
+
+    public const string ResponseOpen = "<tool_response>";
+    public const string ResponseClose = "</tool_response>";
+
+    /// <summary>Tool results become user turns (merged into one when several follow each other) for templates without a tool role.</summary>
+    internal static List<ChatTurn> ToolResultsAsUserTurns(List<ChatTurn> turns)
+    {
+        var result = new List<ChatTurn>(turns.Count);
+        foreach (var turn in turns)
+        {
+            if (turn.Role != "tool") { result.Add(turn); continue; }
+            var text = ResponseOpen + "\n" + (turn.Content ?? "") + "\n" + ResponseClose;
+            if (result.Count > 0 && result[^1] is { Role: "user" } previous && previous.Content?.EndsWith(ResponseClose, StringComparison.Ordinal) == true)
+                result[^1] = previous with { Content = previous.Content + "\n" + text };
+            else result.Add(new ChatTurn("user", text));
+        }
+        return result;
     }
 
     internal static ChatTurn InlineToolCalls(ChatTurn turn)

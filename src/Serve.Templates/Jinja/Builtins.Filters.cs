@@ -69,11 +69,11 @@ internal static partial class Builtins
             case "items":
                 return value switch
                 {
-                    JinjaObject o => o.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList(),
+                    JinjaObject o => o.Pairs(),
                     null or Undefined => new List<object?>(),
                     _ => throw new TemplateException($"{Values.TypeName(value)} has no items"),
                 };
-            case "keys": return value is JinjaObject ok ? ok.Keys.Select(k => (object?)k).ToList() : new List<object?>();
+            case "keys": return value is JinjaObject ok ? ok.KeyValues() : new List<object?>();
             case "values": return value is JinjaObject ov ? ov.Values.ToList() : new List<object?>();
             case "list": return Values.Iterate(value).ToList();
             case "first": return Values.Iterate(value) is { Count: > 0 } f ? f[0] : Undefined.Instance;
@@ -99,7 +99,7 @@ internal static partial class Builtins
             {
                 if (value is not JinjaObject d) throw new TemplateException($"dictsort needs a dict, got {Values.TypeName(value)}");
                 var byValue = Values.Str(Arg(args, kwargs, 1, "by", "key")) == "value";
-                var pairs = d.Select(kv => new List<object?> { kv.Key, kv.Value }).ToList();
+                var pairs = d.Pairs().Cast<List<object?>>().ToList();
                 pairs.Sort((a, b) => Values.Compare(byValue ? a[1] : a[0], byValue ? b[1] : b[0]));
                 if (Values.Truthy(Arg(args, kwargs, 2, "reverse", false))) pairs.Reverse();
                 return pairs.Select(p => (object?)p).ToList();
@@ -170,7 +170,7 @@ internal static partial class Builtins
                     string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var fd) => fd,
                     _ => Arg(args, kwargs, 0, "default", 0.0),
                 };
-            case "abs": return value is long al ? Math.Abs(al) : Math.Abs(Values.ToDouble(value));
+            case "abs": return value is long al ? (object)Math.Abs(al) : Math.Abs(Values.ToDouble(value));
             case "round":
             {
                 var digits = (int)AsLong(Arg(args, kwargs, 0, "precision", 0L));
@@ -348,8 +348,8 @@ internal static partial class Builtins
         JinjaObject o => name switch
         {
             "get" => (a, _) => a.Count > 0 && o.TryGetValue(Values.Str(a[0]), out var v) ? v : a.Count > 1 ? a[1] : null,
-            "items" => (_, _) => o.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList(),
-            "keys" => (_, _) => o.Keys.Select(k => (object?)k).ToList(),
+            "items" => (_, _) => o.Pairs(),
+            "keys" => (_, _) => o.KeyValues(),
             "values" => (_, _) => o.Values.ToList(),
             "pop" => (a, _) =>
             {

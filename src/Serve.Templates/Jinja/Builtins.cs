@@ -131,6 +131,8 @@ internal static partial class Builtins
             case "~": return Values.Str(l) + Values.Str(r);
             case "+":
                 if (l is string ls && r is string rs) return ls + rs;
+                // As llama.cpp's engine does: published templates add variables only some runtimes define (functions).
+                if (l is string && r is Undefined || l is Undefined && r is string) return Values.Str(l) + Values.Str(r);
                 if (l is List<object?> ll && r is List<object?> rl) return ll.Concat(rl).ToList();
                 if (l is long la && r is long lb) return la + lb;
                 if (Values.IsNumber(l) && Values.IsNumber(r)) return Values.ToDouble(l) + Values.ToDouble(r);

@@ -74,7 +74,7 @@ internal sealed class Interpreter
     {
         var source = Evaluate(f.Iterable, scope);
         var items = source is JinjaObject dict && f.Targets.Count == 2
-            ? dict.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()
+            ? dict.Pairs()
             : [.. Values.Iterate(source)];
         if (f.Condition is not null)
         {
@@ -181,7 +181,7 @@ internal sealed class Interpreter
             case DictExpr d:
             {
                 var o = new JinjaObject();
-                foreach (var (k, v) in d.Items) o[Values.Str(Evaluate(k, scope))] = Evaluate(v, scope);
+                foreach (var (k, v) in d.Items) o.SetWithKey(Evaluate(k, scope), Evaluate(v, scope));
                 return o;
             }
             case AttributeExpr a: return Builtins.GetAttribute(Evaluate(a.Target, scope), a.Name);
@@ -210,7 +210,7 @@ internal sealed class Interpreter
                 return u.Operator switch
                 {
                     "not" => !Values.Truthy(v),
-                    "-" => v is long l ? -l : -Values.ToDouble(v),
+                    "-" => v is long l ? (object)(-l) : -Values.ToDouble(v),
                     _ => v,
                 };
             }

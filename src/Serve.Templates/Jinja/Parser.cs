@@ -327,14 +327,17 @@ internal sealed class Parser
         return left;
     }
 
-    private Expr ParseUnary()
+    /// <summary>As in Jinja, a sign binds tighter than filters: -3|abs is (-3)|abs.</summary>
+    private Expr ParseUnary() => ParseFiltersAndTests(ParseSigned());
+
+    private Expr ParseSigned()
     {
         if (Peek.Kind == TokenKind.Operator && Peek.Value is "-" or "+")
         {
             var token = Next();
-            return new UnaryExpr(token.Value, ParseUnary(), token.Line);
+            return new UnaryExpr(token.Value, ParseSigned(), token.Line);
         }
-        return ParseFiltersAndTests(ParsePrimaryWithPostfix());
+        return ParsePrimaryWithPostfix();
     }
 
     private Expr ParseFiltersAndTests(Expr value)

@@ -22,7 +22,24 @@ internal delegate object? Callable(List<object?> args, Dictionary<string, object
 /// </summary>
 public sealed class JinjaObject : OrderedDictionary<string, object?>
 {
+    private Dictionary<string, object?>? _keyValues;
+
     public JinjaObject() : base(StringComparer.Ordinal) { }
+
+    /// <summary>Sets an entry whose key in the template was not a string ({0: 'a'}): lookups use its text, iteration gives the key back.</summary>
+    internal void SetWithKey(object? key, object? value)
+    {
+        var text = Jinja.Values.Str(key);
+        this[text] = value;
+        if (key is not string) (_keyValues ??= new(StringComparer.Ordinal))[text] = key;
+    }
+
+    /// <summary>The key as the template wrote it.</summary>
+    internal object? KeyValue(string key) => _keyValues is not null && _keyValues.TryGetValue(key, out var k) ? k : key;
+
+    internal List<object?> KeyValues() => Keys.Select(KeyValue).ToList();
+
+    internal List<object?> Pairs() => this.Select(kv => (object?)new List<object?> { KeyValue(kv.Key), kv.Value }).ToList();
 }
 
 internal static class Values
@@ -130,7 +147,7 @@ internal static class Values
     public static List<object?> Iterate(object? v) => v switch
     {
         List<object?> l => l,
-        JinjaObject o => [.. o.Keys],
+        JinjaObject o => o.KeyValues(),
         string s => [.. EnumerateChars(s)],
         null or Undefined => [],
         _ => throw new TemplateException($"{TypeName(v)} is not iterable"),
@@ -152,11 +169,19 @@ internal static class Values
             JsonValueKind.String => v.GetValue<string>(),
             JsonValueKind.True => true,
             JsonValueKind.False => false,
-            JsonValueKind.Number => v.TryGetValue<long>(out var l) ? l : v.GetValue<double>(),
+            JsonValueKind.Number => NumberFromJson(v),
             _ => null,
         },
         _ => null,
     };
+
+    private static object NumberFromJson(JsonValue v)
+    {
+        if (v.TryGetValue<JsonElement>(out var e)) return e.TryGetInt64(out var el) ? (object)el : e.GetDouble();
+        if (v.TryGetValue<long>(out var l)) return l;
+        if (v.TryGetValue<int>(out var i)) return (long)i;
+        return v.GetValue<double>();
+    }
 
     private static JinjaObject FromJsonObject(JsonObject o)
     {
