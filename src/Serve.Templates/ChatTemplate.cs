@@ -22,9 +22,12 @@ public sealed class ChatTemplate
     private const string Needle = "\u2063probe\u2063";
     private readonly Template _template;
     private readonly TimeProvider _clock;
+    private readonly bool _tokenizerAddsBos;
 
-    public ChatTemplate(string source, string bosToken = "", string eosToken = "", TimeProvider? clock = null)
+    /// <param name="tokenizerAddsBos">The tokenizer adds BOS itself, so a bos_token the template writes first is dropped (as llama.cpp does) instead of doubled.</param>
+    public ChatTemplate(string source, string bosToken = "", string eosToken = "", bool tokenizerAddsBos = false, TimeProvider? clock = null)
     {
+        _tokenizerAddsBos = tokenizerAddsBos;
         _template = Template.Parse(source ?? throw new ArgumentNullException(nameof(source)));
         BosToken = bosToken ?? "";
         EosToken = eosToken ?? "";
@@ -39,13 +42,13 @@ public sealed class ChatTemplate
         var withString = SupportsObjectArguments ? withObject : Probe([new("user", "Hi"), call], [tool], objectArguments: false);
         SupportsToolCalls = withString is not null && withString.Contains("probe_call_fn", StringComparison.Ordinal);
         var response = new ChatTurn("tool", "response" + Needle, ToolCallId: "call_1", Name: "probe_call_fn");
-        SupportsToolResponses = SupportsToolCalls
-            && Probe([new("user", "Hi"), call, response], [tool], SupportsObjectArguments) is { } r && r.Contains("response" + Needle, StringComparison.Ordinal);
+        var asked = SupportsToolCalls ? call : GenericToolFormat.InlineToolCalls(call);
+        SupportsToolResponses = Probe([new("user", "Hi"), asked, response], [tool], SupportsObjectArguments) is { } r && r.Contains("response" + Needle, StringComparison.Ordinal);
     }
 
     /// <summary>The template of a model: its own text, or ChatML when it has none.</summary>
-    public static ChatTemplate ForModel(string? modelTemplate, string bosToken, string eosToken) =>
-        new(string.IsNullOrWhiteSpace(modelTemplate) ? ChatMlSource : modelTemplate, bosToken, eosToken);
+    public static ChatTemplate ForModel(string? modelTemplate, string bosToken, string eosToken, bool tokenizerAddsBos) =>
+        new(string.IsNullOrWhiteSpace(modelTemplate) ? ChatMlSource : modelTemplate, bosToken, eosToken, tokenizerAddsBos);
 
     public string Source => _template.Source;
     public string BosToken { get; }
@@ -77,7 +80,8 @@ public sealed class ChatTemplate
             turns.RemoveAt(0);
             if (turns.Count > 0) turns[0] = turns[0] with { Content = system + "\n" + (turns[0].Content ?? "") };
         }
-        return RenderRaw(turns, SupportsTools ? tools : null, addGenerationPrompt, SupportsObjectArguments);
+        var text = RenderRaw(turns, SupportsTools ? tools : null, addGenerationPrompt, SupportsObjectArguments);
+        return _tokenizerAddsBos && BosToken.Length > 0 && text.StartsWith(BosToken, StringComparison.Ordinal) ? text[BosToken.Length..] : text;
     }
 
     private string? Probe(List<ChatTurn> messages, IReadOnlyList<ChatTool>? tools, bool objectArguments = false)

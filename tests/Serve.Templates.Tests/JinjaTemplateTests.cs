@@ -84,3 +84,21 @@ public sealed class JinjaTemplateTests
         Assert.Equal("user hi 3 2.5 True", Render("{% for m in messages %}{{ m.role }} {{ m['content'] }} {{ m.n + 1 }} {{ m.f + 1 }} {{ m.ok }}{% endfor %}", ("messages", messages)));
     }
 }
+
+public sealed class ChatTemplateFallbackTests
+{
+    [Fact]
+    public void ForModel_NoTemplate_IsChatMl()
+    {
+        var template = ChatTemplate.ForModel(null, "<s>", "</s>", tokenizerAddsBos: true);
+        Assert.Equal("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", template.Render([new ChatTurn("user", "hi")]));
+    }
+
+    [Fact]
+    public void Render_TokenizerAddsBos_TemplatesBosIsNotDoubled()
+    {
+        const string source = "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}";
+        Assert.Equal("hi", new ChatTemplate(source, "<s>", "</s>", tokenizerAddsBos: true).Render([new ChatTurn("user", "hi")]));
+        Assert.Equal("<s>hi", new ChatTemplate(source, "<s>", "</s>").Render([new ChatTurn("user", "hi")]));
+    }
+}

@@ -21,6 +21,7 @@ public static class ServeApplication
         ["--model"] = "Serve:Engine:Model",
         ["--model-name"] = "Serve:Engine:ModelName",
         ["--adapters"] = "Serve:Engine:Adapters",
+        ["--chat-template"] = "Serve:Engine:ChatTemplate",
         ["--api-key"] = "Serve:ApiKeys:0",
         ["--admin-key"] = "Serve:AdminKey",
         ["--redis"] = "Serve:Redis",
