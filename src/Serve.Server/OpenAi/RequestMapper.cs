@@ -4,6 +4,8 @@ using System.Text.Json;
 using Serve.Engine;
 using Serve.Server.Grammar;
 using Serve.Server.Hosting;
+using Serve.Server.Tools;
+using Serve.Templates;
 
 namespace Serve.Server.OpenAi;
 
@@ -21,7 +23,9 @@ public static class RequestMapper
         if (body.Messages is null) throw OpenAiException.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
         if (body.Messages.Count == 0) throw OpenAiException.BadRequest("'messages' must contain at least one message.", "messages", "invalid_value");
         var messages = new List<ChatMessage>(body.Messages.Count);
-        for (var i = 0; i < body.Messages.Count; i++) messages.Add(Message(body.Messages[i], i));
+        var callIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < body.Messages.Count; i++) messages.Add(Message(body.Messages[i], i, callIds));
+        var tools = ToolCalling.Map(body);
         var logprobs = body.Logprobs ?? false;
         if (body.TopLogprobs is not null && !logprobs)
             throw OpenAiException.BadRequest("top_logprobs needs logprobs to be true.", "top_logprobs", "invalid_value");
@@ -30,9 +34,17 @@ public static class RequestMapper
             Messages = messages,
             Logprobs = logprobs,
             TopLogprobs = body.TopLogprobs ?? 0,
+            Tools = tools?.Tools,
         };
-        CheckPromptTokens(options, engine, () => engine.FormatChat(messages), "messages");
-        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body));
+        if (tools is not null)
+        {
+            if (tools.MayCall && request.Sampling.Grammar is not null)
+                throw OpenAiException.BadRequest("Tool calls are constrained by their own grammar: give 'response_format' or 'grammar' only with tool_choice 'none'.",
+                    body.Grammar is not null ? "grammar" : "response_format", "invalid_value");
+            request = request with { Sampling = request.Sampling with { Grammar = request.Sampling.Grammar ?? tools.Grammar } };
+        }
+        CheckPromptTokens(options, engine, () => engine.FormatChat(messages, request.Adapters, request.Tools), "messages");
+        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body), Tools: tools);
     }
 
     public static GenerationPlan Map(CompletionRequest body, InferenceEngine engine, ServerOptions options)
@@ -122,15 +134,57 @@ public static class RequestMapper
         };
     }
 
-    private static ChatMessage Message(ChatMessageBody? m, int index)
+    private static ChatMessage Message(ChatMessageBody? m, int index, HashSet<string> callIds)
     {
         var at = $"messages[{index}]";
         if (m is null) throw OpenAiException.BadRequest($"{at} must be an object.", at, "invalid_type");
         if (string.IsNullOrEmpty(m.Role)) throw OpenAiException.BadRequest($"Missing required parameter: '{at}.role'.", $"{at}.role", "missing_required_parameter");
         if (!Roles.Contains(m.Role))
             throw OpenAiException.BadRequest($"Invalid value: '{m.Role}'. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'.", $"{at}.role", "invalid_value");
+        if (m.FunctionCall is { ValueKind: not JsonValueKind.Null })
+            throw OpenAiException.BadRequest($"'{at}.function_call' is deprecated and not supported here: send the call as 'tool_calls'.", $"{at}.function_call", "unsupported_parameter");
         var role = m.Role == "developer" ? "system" : m.Role;
-        return new ChatMessage(role, Content(m.Content, $"{at}.content", role));
+        if (m.ToolCalls is not null && role != "assistant")
+            throw OpenAiException.BadRequest($"Invalid parameter: only messages with role 'assistant' can have 'tool_calls'.", $"{at}.tool_calls", "invalid_value");
+        if (m.ToolCallId is not null && role != "tool")
+            throw OpenAiException.BadRequest($"Invalid parameter: only messages with role 'tool' can have a 'tool_call_id'.", $"{at}.tool_call_id", "invalid_value");
+        var calls = m.ToolCalls is null ? null : ToolCalls(m.ToolCalls, at, callIds);
+        if (role == "tool")
+        {
+            if (string.IsNullOrEmpty(m.ToolCallId))
+                throw OpenAiException.BadRequest($"Missing required parameter: '{at}.tool_call_id'.", $"{at}.tool_call_id", "missing_required_parameter");
+            if (!callIds.Contains(m.ToolCallId))
+                throw OpenAiException.BadRequest($"Invalid parameter: messages with role 'tool' must be a response to a preceding message with 'tool_calls'; no earlier call has the id '{m.ToolCallId}'.", $"{at}.tool_call_id", "invalid_value");
+        }
+        var content = calls is { Count: > 0 } && m.Content is null or { ValueKind: JsonValueKind.Null } ? "" : Content(m.Content, $"{at}.content", role);
+        return new ChatMessage(role, content, calls, m.ToolCallId, m.Name);
+    }
+
+    private static List<ChatToolCall> ToolCalls(List<ToolCallBody> calls, string at, HashSet<string> callIds)
+    {
+        var result = new List<ChatToolCall>(calls.Count);
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var p = $"{at}.tool_calls[{i}]";
+            var call = calls[i] ?? throw OpenAiException.BadRequest($"Invalid type for '{p}': expected an object.", p, "invalid_type");
+            if (string.IsNullOrEmpty(call.Id)) throw OpenAiException.BadRequest($"Missing required parameter: '{p}.id'.", $"{p}.id", "missing_required_parameter");
+            if (call.Type != "function") throw OpenAiException.BadRequest($"Invalid value: '{call.Type}'. Supported values are: 'function'.", $"{p}.type", "invalid_value");
+            if (call.Function is null || string.IsNullOrEmpty(call.Function.Name))
+                throw OpenAiException.BadRequest($"Missing required parameter: '{p}.function.name'.", $"{p}.function.name", "missing_required_parameter");
+            var arguments = call.Function.Arguments ?? throw OpenAiException.BadRequest($"Missing required parameter: '{p}.function.arguments'.", $"{p}.function.arguments", "missing_required_parameter");
+            try
+            {
+                using var parsed = JsonDocument.Parse(arguments);
+                if (parsed.RootElement.ValueKind != JsonValueKind.Object) throw new JsonException("not an object");
+            }
+            catch (JsonException)
+            {
+                throw OpenAiException.BadRequest($"Invalid '{p}.function.arguments': expected the JSON text of an object.", $"{p}.function.arguments", "invalid_value");
+            }
+            callIds.Add(call.Id);
+            result.Add(new ChatToolCall(call.Id, call.Function.Name, arguments));
+        }
+        return result;
     }
 
     /// <summary>A string, null (assistant turns), or an array of text parts joined; other parts (images, audio) are refused.</summary>
