@@ -19,6 +19,7 @@ public static class RequestMapper
 
     public static GenerationPlan Map(ChatCompletionRequest body, InferenceEngine engine, ServerOptions options)
     {
+        RequestFields.Check(body, options);
         var model = RequireModel(body);
         if (body.Messages is null) throw OpenAiException.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
         if (body.Messages.Count == 0) throw OpenAiException.BadRequest("'messages' must contain at least one message.", "messages", "invalid_value");
@@ -49,6 +50,7 @@ public static class RequestMapper
 
     public static GenerationPlan Map(CompletionRequest body, InferenceEngine engine, ServerOptions options)
     {
+        RequestFields.Check(body, options);
         var model = RequireModel(body);
         var prompt = Prompt(body.Prompt);
         if (!string.IsNullOrEmpty(body.Suffix)) throw OpenAiException.BadRequest("'suffix' is not supported.", "suffix", "unsupported_parameter");
@@ -83,6 +85,28 @@ public static class RequestMapper
         return isBase ? [] : [new AdapterWeight(model)];
     }
 
+    /// <summary>llama-server's lora field: ids index the adapters as /v1/models lists them after the base.</summary>
+    private static IReadOnlyList<AdapterWeight> Lora(GenerationRequestBody body, InferenceEngine engine)
+    {
+        if (body.Adapters is not null) throw OpenAiException.BadRequest("Give either 'adapters' or 'lora', not both.", "lora", "invalid_value");
+        if (!engine.IsBaseModelName(body.Model!))
+            throw OpenAiException.BadRequest("'lora' applies adapters to the base model: set model to the base model's name (or \"base\").", "lora", "invalid_value");
+        var listed = engine.Adapters.List();
+        var weights = new List<AdapterWeight>(body.Lora!.Count);
+        for (var i = 0; i < body.Lora.Count; i++)
+        {
+            var entry = body.Lora[i];
+            if (entry?.Id is not { } id)
+                throw OpenAiException.BadRequest($"Missing required parameter: 'lora[{i}].id'.", $"lora[{i}].id", "missing_required_parameter");
+            if (id < 0 || id >= listed.Count)
+                throw OpenAiException.BadRequest($"lora[{i}].id is {id}, but this server has {listed.Count} adapters (ids 0 to {listed.Count - 1}, in /v1/models order after the base).", $"lora[{i}].id", "invalid_value");
+            var scale = entry.Scale ?? 1f;
+            // llama-server lists every adapter and leaves the unused ones at scale 0.
+            if (scale != 0f) weights.Add(new AdapterWeight(listed[id].Name, scale));
+        }
+        return weights;
+    }
+
     private static string RequireModel(GenerationRequestBody body)
     {
         if (string.IsNullOrWhiteSpace(body.Model))
@@ -114,7 +138,7 @@ public static class RequestMapper
         }
         return new GenerationRequest
         {
-            Adapters = Adapters(body.Model!, body.Adapters, engine),
+            Adapters = body.Lora is null ? Adapters(body.Model!, body.Adapters, engine) : Lora(body, engine),
             MaxTokens = maxTokens,
             Stop = Stop(body.Stop),
             IgnoreEos = body.IgnoreEos ?? false,
