@@ -27,7 +27,7 @@ public sealed class ServerOptions
 
     /// <summary>
     /// Strict (default): a request field this server does not know gets OpenAI's 400 "Unrecognized request argument
-    /// supplied". False (--lenient-fields): unknown fields are ignored. Known extensions this server refuses
+    /// supplied". False (--Serve:StrictRequestFields=false): unknown fields are ignored. Known extensions this server refuses
     /// (guided_json, ...) are refused either way, with the supported way to ask.
     /// </summary>
     public bool StrictRequestFields { get; set; } = true;
