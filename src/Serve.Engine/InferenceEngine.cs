@@ -152,6 +152,18 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
 
     private int[] Tokenize(string text) => _model.Vocab.Tokenize(text, addSpecial: true, parseSpecial: true);
 
+    /// <summary>Tokens of a text; addSpecial adds BOS when the model wants it (as prompts are tokenized); special tokens are parsed.</summary>
+    public int[] Tokenize(string text, bool addSpecial) => _model.Vocab.Tokenize(text, addSpecial, parseSpecial: true);
+
+    /// <summary>The text of tokens, special tokens written out; throws ArgumentException for an id outside the vocabulary.</summary>
+    public string Detokenize(IReadOnlyList<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        for (var i = 0; i < tokens.Count; i++)
+            if (!_model.Vocab.IsValid(tokens[i])) throw new ArgumentException($"Token {tokens[i]} (at {i}) is not in the vocabulary of {_model.Vocab.Count} tokens.", nameof(tokens));
+        return _model.Vocab.Detokenize(tokens.ToArray(), removeSpecial: false, unparseSpecial: true);
+    }
+
     /// <summary>
     /// Queues a request and streams its updates: GenerationStarted, GenerationDelta*, GenerationCompleted. Invalid
     /// requests throw (InvalidGenerationRequestException, ContextLengthExceededException, AdapterNotFoundException)

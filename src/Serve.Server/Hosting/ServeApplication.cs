@@ -88,6 +88,7 @@ public static class ServeApplication
         app.MapChatCompletionsApi();
         app.MapCompletionsApi();
         app.MapModelsApi();
+        app.MapTokenizeApi();
         app.MapAdminApi();
         app.MapRegistryApi();
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false }).ExcludeFromDescription();
