@@ -70,6 +70,12 @@ public sealed record EngineOptions
     /// <summary>Pool slots a token may use: MaxAdaptersPerRequest, at most MaxLoadedAdapters.</summary>
     internal int AdaptersPerToken => Math.Min(MaxAdaptersPerRequest, MaxLoadedAdapters);
 
+    /// <summary>
+    /// Chat template for every request instead of the models' own: "chatml", a path to a Jinja file, or Jinja text.
+    /// Null: an adapter's own tokenizer.chat_template, else the base model's, else ChatML.
+    /// </summary>
+    public string? ChatTemplate { get; init; }
+
     /// <summary>Name the base model is served under; null = the model file name without extension.</summary>
     public string? ModelName { get; init; }
 }

@@ -7,6 +7,9 @@ namespace Serve.Engine;
 public sealed record GenerationRequest
 {
     public IReadOnlyList<ChatMessage>? Messages { get; init; }
+
+    /// <summary>Functions the model may call, given to it through the chat template (Messages requests only).</summary>
+    public IReadOnlyList<Serve.Templates.ChatTool>? Tools { get; init; }
     public string? Prompt { get; init; }
 
     /// <summary>Adapters with scales; empty = the base model alone.</summary>

@@ -26,6 +26,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     private readonly BatchScheduler _scheduler;
     private readonly EngineMeters _meters;
     private readonly ILogger _logger;
+    private readonly ChatFormatter _chat;
     private long _nextId;
     private int _disposed;
 
@@ -33,6 +34,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     {
         Options = options;
         _model = model;
+        _chat = new ChatFormatter(model, options.ChatTemplate);
         _context = context;
         BaseModel = info;
         Adapters = catalog;
@@ -127,19 +129,36 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     /// <summary>True for the base model's served name and for "base".</summary>
     public bool IsBaseModelName(string model) => model == "base" || model == BaseModel.Name;
 
-    /// <summary>The prompt text the chat template makes of these messages (what Messages requests decode).</summary>
-    public string FormatChat(IReadOnlyList<ChatMessage> messages)
+    /// <summary>
+    /// The prompt text the chat template makes of these messages (what Messages requests decode): the template of
+    /// the first adapter that carries one, else the --chat-template override or the base model's, else ChatML.
+    /// Throws InvalidGenerationRequestException when the template refuses the conversation.
+    /// </summary>
+    public string FormatChat(IReadOnlyList<ChatMessage> messages, IReadOnlyList<AdapterWeight>? adapters = null, IReadOnlyList<Serve.Templates.ChatTool>? tools = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var turns = messages.Select(m => (m.Role, m.Content ?? "")).ToList();
-        // A model without its own template is formatted as chatml, as llama-server does.
-        return LlamaChatTemplate.Apply(_model, _model.ChatTemplate is null ? "chatml" : null, turns, addAssistant: true);
+        return ChatFormatter.Format(_chat.For(adapters ?? [], Adapters), messages, tools);
     }
+
+    /// <summary>The chat template a request with these adapters is formatted with (what it supports: tools, system role).</summary>
+    public Serve.Templates.ChatTemplate ChatTemplateFor(IReadOnlyList<AdapterWeight> adapters) => _chat.For(adapters, Adapters);
 
     /// <summary>Tokens of a text as a prompt would be tokenized (special tokens parsed, BOS added when the model wants it).</summary>
     public int CountTokens(string text) => Tokenize(text).Length;
 
     private int[] Tokenize(string text) => _model.Vocab.Tokenize(text, addSpecial: true, parseSpecial: true);
+
+    /// <summary>Tokens of a text; addSpecial adds BOS when the model wants it (as prompts are tokenized); special tokens are parsed.</summary>
+    public int[] Tokenize(string text, bool addSpecial) => _model.Vocab.Tokenize(text, addSpecial, parseSpecial: true);
+
+    /// <summary>The text of tokens, special tokens written out; throws ArgumentException for an id outside the vocabulary.</summary>
+    public string Detokenize(IReadOnlyList<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        for (var i = 0; i < tokens.Count; i++)
+            if (!_model.Vocab.IsValid(tokens[i])) throw new ArgumentException($"Token {tokens[i]} (at {i}) is not in the vocabulary of {_model.Vocab.Count} tokens.", nameof(tokens));
+        return _model.Vocab.Detokenize(tokens.ToArray(), removeSpecial: false, unparseSpecial: true);
+    }
 
     /// <summary>
     /// Queues a request and streams its updates: GenerationStarted, GenerationDelta*, GenerationCompleted. Invalid
@@ -198,14 +217,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             {
                 if (m is null || string.IsNullOrWhiteSpace(m.Role)) throw new InvalidGenerationRequestException("Every message needs a role.", "messages");
             }
-            try
-            {
-                text = FormatChat(request.Messages);
-            }
-            catch (LlamaException e)
-            {
-                throw new InvalidGenerationRequestException($"The chat template could not format these messages: {e.Message}", "messages");
-            }
+            text = FormatChat(request.Messages, request.Adapters, request.Tools);
         }
         else
         {

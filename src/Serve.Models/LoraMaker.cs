@@ -37,6 +37,7 @@ public static class LoraMaker
         writer.Set("serve.adapter.rank", (uint)spec.Rank);
         writer.Set("serve.adapter.base_hash", GgufFile.Sha256(baseModelPath));
         writer.Set("serve.maker.seed", spec.Seed);
+        if (spec.ChatTemplate is not null) writer.Set("tokenizer.chat_template", spec.ChatTemplate);
 
         foreach (var name in TargetTensorNames(spec.Targets, blockCount, shapes))
         {

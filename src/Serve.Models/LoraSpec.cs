@@ -18,6 +18,9 @@ public sealed record LoraSpec
     /// <summary>Written as general.architecture instead of the base's, for tests that llama.cpp rejects the adapter.</summary>
     public string? ArchitectureOverride { get; init; }
 
+    /// <summary>Written as the adapter's own tokenizer.chat_template (which the server then uses for it); null: none.</summary>
+    public string? ChatTemplate { get; init; }
+
     /// <summary>Makes lora_a one column too wide, a shape llama.cpp rejects ("has incorrect shape").</summary>
     public bool WrongShapes { get; init; }
 }

@@ -33,11 +33,36 @@ internal static class CanonicalRequest
                     w.WriteStartArray();
                     w.WriteStringValue(m.Role);
                     w.WriteStringValue(m.Content ?? "");
+                    if (m.ToolCalls is not null || m.ToolCallId is not null || m.Name is not null)
+                    {
+                        w.WriteStringValue(m.ToolCallId);
+                        w.WriteStringValue(m.Name);
+                        foreach (var call in m.ToolCalls ?? [])
+                        {
+                            w.WriteStringValue(call.Id);
+                            w.WriteStringValue(call.Name);
+                            w.WriteStringValue(call.Arguments);
+                        }
+                    }
                     w.WriteEndArray();
                 }
                 w.WriteEndArray();
             }
             if (r.Prompt is not null) w.WriteString("prompt", r.Prompt);
+            if (plan.Tools is { } tools)
+            {
+                // The grammar below holds the schemas and the choice; the prompt also holds names and descriptions.
+                w.WriteString("tool_choice", tools.Mode + ":" + tools.Forced);
+                w.WriteBoolean("parallel_tool_calls", tools.Parallel);
+                w.WriteStartArray("tools");
+                foreach (var tool in tools.Tools)
+                {
+                    w.WriteStringValue(tool.Name);
+                    w.WriteStringValue(tool.Description);
+                    w.WriteStringValue(tool.Parameters);
+                }
+                w.WriteEndArray();
+            }
             // An unset max_tokens means the engine's default, bounded by the context: both are part of the answer.
             if (r.MaxTokens is { } max) w.WriteNumber("max_tokens", max);
             else w.WriteString("max_tokens", $"default:{engine.DefaultMaxTokens}/{engine.ContextPerSequence}");

@@ -35,7 +35,7 @@ public sealed class JsonSchemaToGbnf
 
     private readonly Dictionary<string, string> _rules = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _refRules = new(StringComparer.Ordinal);
-    private readonly JsonElement _root;
+    private JsonElement _root;
 
     private JsonSchemaToGbnf(JsonElement root)
     {
@@ -57,6 +57,46 @@ public sealed class JsonSchemaToGbnf
         var converter = new JsonSchemaToGbnf(schema);
         var body = converter.Visit(schema, "", "root");
         converter._rules["root"] = body;
+        return converter.Render();
+    }
+
+    /// <summary>
+    /// The grammar of tool calls in Serve.Templates.GenericToolFormat: each call is
+    /// <c>&lt;tool_call&gt;{"name": "f", "arguments": ARGS}&lt;/tool_call&gt;</c> where ARGS follows f's parameters schema
+    /// (any object when it has none). parallel allows several calls in a row; allowText lets the model answer with
+    /// text instead, any text that does not start with '&lt;' (and with no tools, only such text). Throws
+    /// JsonSchemaNotSupportedException for a schema it cannot enforce.
+    /// </summary>
+    public static string ToolCalls(IReadOnlyList<(string Name, JsonElement? Parameters)> tools, bool allowText, bool parallel)
+    {
+        var converter = new JsonSchemaToGbnf(default);
+        var calls = new List<string>(tools.Count);
+        for (var i = 0; i < tools.Count; i++)
+        {
+            var (name, parameters) = tools[i];
+            string arguments;
+            if (parameters is { } schema)
+            {
+                converter._root = schema;
+                converter._refRules.Clear();
+                arguments = converter.Visit(schema, "", $"tool{i}-arguments");
+            }
+            else arguments = converter.AnyValue(objectOnly: true);
+            calls.Add($"{Quote("<tool_call>{\"name\": " + JsonText(w => w.WriteStringValue(name)) + ", \"arguments\": ")} {arguments} {Quote("}</tool_call>")}");
+        }
+        var alternatives = new List<string>();
+        if (calls.Count > 0)
+        {
+            converter._rules["tool-call"] = Group(calls);
+            alternatives.Add(parallel ? "tool-call ( \"\\n\"? tool-call )*" : "tool-call");
+        }
+        if (allowText)
+        {
+            converter._rules["text"] = "( [^<] .* )?";
+            alternatives.Add("text");
+        }
+        if (alternatives.Count == 0) throw new ArgumentException("No tools and no text: the grammar would allow nothing.", nameof(tools));
+        converter._rules["root"] = alternatives.Count == 1 ? alternatives[0] : $"( {alternatives[0]} | {alternatives[1]} )";
         return converter.Render();
     }
 

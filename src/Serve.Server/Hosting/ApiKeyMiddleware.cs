@@ -17,7 +17,8 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IOptionsMonitor<Ser
     {
         var path = context.Request.Path;
         var o = options.CurrentValue;
-        if (path.StartsWithSegments("/v1"))
+        // vLLM serves /tokenize and /detokenize beside /v1: the same keys guard them.
+        if (path.StartsWithSegments("/v1") || path.StartsWithSegments("/tokenize") || path.StartsWithSegments("/detokenize"))
         {
             if (o.ApiKeys.Count == 0) return next(context);
             var key = BearerToken(context.Request);

@@ -19,6 +19,9 @@ public sealed class EngineSettings
     /// <summary>Adapter directory: every &lt;name&gt;.gguf in it is servable as model &lt;name&gt;.</summary>
     public string? Adapters { get; set; }
 
+    /// <summary>Chat template for every request (--chat-template): "chatml", a Jinja file, or Jinja text; null = the models' own.</summary>
+    public string? ChatTemplate { get; set; }
+
     [Range(1, 4096)] public int? MaxSequences { get; set; }
     [Range(16, 1 << 20)] public int? ContextPerSequence { get; set; }
     [Range(1, 1 << 20)] public int? BatchSize { get; set; }
@@ -45,6 +48,7 @@ public sealed class EngineSettings
         {
             ModelName = ModelName,
             AdaptersDirectory = Adapters,
+            ChatTemplate = ChatTemplate,
             MaxSequences = MaxSequences ?? o.MaxSequences,
             ContextPerSequence = ContextPerSequence,
             BatchSize = BatchSize ?? Math.Max(o.BatchSize, MaxSequences ?? 0),

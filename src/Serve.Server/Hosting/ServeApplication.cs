@@ -21,6 +21,7 @@ public static class ServeApplication
         ["--model"] = "Serve:Engine:Model",
         ["--model-name"] = "Serve:Engine:ModelName",
         ["--adapters"] = "Serve:Engine:Adapters",
+        ["--chat-template"] = "Serve:Engine:ChatTemplate",
         ["--api-key"] = "Serve:ApiKeys:0",
         ["--admin-key"] = "Serve:AdminKey",
         ["--redis"] = "Serve:Redis",
@@ -87,6 +88,7 @@ public static class ServeApplication
         app.MapChatCompletionsApi();
         app.MapCompletionsApi();
         app.MapModelsApi();
+        app.MapTokenizeApi();
         app.MapAdminApi();
         app.MapRegistryApi();
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false }).ExcludeFromDescription();

@@ -25,6 +25,13 @@ public sealed class ServerOptions
     [Range(1, int.MaxValue)]
     public int? MaxPromptTokens { get; set; }
 
+    /// <summary>
+    /// Strict (default): a request field this server does not know gets OpenAI's 400 "Unrecognized request argument
+    /// supplied". False (--Serve:StrictRequestFields=false): unknown fields are ignored. Known extensions this server refuses
+    /// (guided_json, ...) are refused either way, with the supported way to ask.
+    /// </summary>
+    public bool StrictRequestFields { get; set; } = true;
+
     /// <summary>Largest max_tokens a request may ask for (400 beyond).</summary>
     [Range(1, int.MaxValue)]
     public int MaxCompletionTokens { get; set; } = 4096;

@@ -16,7 +16,10 @@ public sealed record ChatCompletionResponse(
 
 public sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string FinishReason);
 
-public sealed record ChatResponseMessage(string Role, string? Content)
+public sealed record ChatResponseMessage(
+    string Role,
+    string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCallView>? ToolCalls = null)
 {
     public string? Refusal => null;
 }
@@ -52,4 +55,27 @@ public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? L
 
 public sealed record ChatDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCallDelta>? ToolCalls = null);
+
+/// <summary>A call in a whole response: arguments is the JSON text the model wrote.</summary>
+public sealed record ToolCallView(string Id, FunctionCallView Function)
+{
+    public string Type => "function";
+}
+
+public sealed record FunctionCallView(string Name, string Arguments);
+
+/// <summary>
+/// A streamed piece of a call, as OpenAI streams them: the first for a call has index, id, type and function.name
+/// (arguments ""), the next ones only index and an arguments fragment.
+/// </summary>
+public sealed record ToolCallDelta(
+    int Index,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Type,
+    FunctionCallDelta Function);
+
+public sealed record FunctionCallDelta(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name,
+    string Arguments);

@@ -9,4 +9,6 @@ public sealed record GenerationPlan(
     bool Stream,
     bool IncludeUsage,
     /// <summary>Completions only: the prompt text returned before the completion (echo).</summary>
-    string? Echo = null);
+    string? Echo = null,
+    /// <summary>Chat only: the tools the model may call and how; null when the request has none.</summary>
+    Serve.Server.Tools.ToolCalling? Tools = null);

@@ -3,8 +3,9 @@ using System.Text.Json;
 namespace Serve.Server.OpenAi;
 
 /// <summary>
-/// Fields /v1/chat/completions and /v1/completions share. Unknown fields are ignored, as OpenAI does; fields whose
-/// JSON type varies (stop, response_format's schema) stay JsonElement and are checked by the request mapper.
+/// Fields /v1/chat/completions and /v1/completions share. Fields the types do not name land in Unrecognized and are
+/// refused in strict mode (<see cref="RequestFields"/>); fields whose JSON type varies (stop, response_format's
+/// schema) stay JsonElement and are checked by the request mapper.
 /// </summary>
 public abstract class GenerationRequestBody
 {
@@ -38,6 +39,27 @@ public abstract class GenerationRequestBody
     public string? Grammar { get; set; }
     /// <summary>Extension (vLLM): keep generating past end-of-generation tokens (benchmarks).</summary>
     public bool? IgnoreEos { get; set; }
+    /// <summary>Extension (llama-server): adapters by id (their order in /v1/models, base excluded) with scales.</summary>
+    public List<LoraBody>? Lora { get; set; }
+
+    /// <summary>OpenAI's end-user id: accepted; this server keeps no per-user state.</summary>
+    public string? User { get; set; }
+    /// <summary>OpenAI's stored completions: false (or absent) only; this server stores nothing.</summary>
+    public bool? Store { get; set; }
+    /// <summary>OpenAI's tags for stored completions: accepted (nothing is stored).</summary>
+    public Dictionary<string, string>? Metadata { get; set; }
+    /// <summary>OpenAI's processing tier: "auto" or "default" only (there is one tier).</summary>
+    public string? ServiceTier { get; set; }
+
+    /// <summary>Every field not named above, for strict checking.</summary>
+    [System.Text.Json.Serialization.JsonExtensionData]
+    public Dictionary<string, JsonElement>? Unrecognized { get; set; }
+}
+
+public sealed class LoraBody
+{
+    public int? Id { get; set; }
+    public float? Scale { get; set; }
 }
 
 public sealed class StreamOptionsBody

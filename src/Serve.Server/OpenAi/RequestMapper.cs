@@ -4,6 +4,8 @@ using System.Text.Json;
 using Serve.Engine;
 using Serve.Server.Grammar;
 using Serve.Server.Hosting;
+using Serve.Server.Tools;
+using Serve.Templates;
 
 namespace Serve.Server.OpenAi;
 
@@ -17,11 +19,14 @@ public static class RequestMapper
 
     public static GenerationPlan Map(ChatCompletionRequest body, InferenceEngine engine, ServerOptions options)
     {
+        RequestFields.Check(body, options);
         var model = RequireModel(body);
         if (body.Messages is null) throw OpenAiException.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
         if (body.Messages.Count == 0) throw OpenAiException.BadRequest("'messages' must contain at least one message.", "messages", "invalid_value");
         var messages = new List<ChatMessage>(body.Messages.Count);
-        for (var i = 0; i < body.Messages.Count; i++) messages.Add(Message(body.Messages[i], i));
+        var callIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < body.Messages.Count; i++) messages.Add(Message(body.Messages[i], i, callIds));
+        var tools = ToolCalling.Map(body);
         var logprobs = body.Logprobs ?? false;
         if (body.TopLogprobs is not null && !logprobs)
             throw OpenAiException.BadRequest("top_logprobs needs logprobs to be true.", "top_logprobs", "invalid_value");
@@ -30,13 +35,22 @@ public static class RequestMapper
             Messages = messages,
             Logprobs = logprobs,
             TopLogprobs = body.TopLogprobs ?? 0,
+            Tools = tools?.Tools,
         };
-        CheckPromptTokens(options, engine, () => engine.FormatChat(messages), "messages");
-        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body));
+        if (tools is not null)
+        {
+            if (tools.MayCall && request.Sampling.Grammar is not null)
+                throw OpenAiException.BadRequest("Tool calls are constrained by their own grammar: give 'response_format' or 'grammar' only with tool_choice 'none'.",
+                    body.Grammar is not null ? "grammar" : "response_format", "invalid_value");
+            request = request with { Sampling = request.Sampling with { Grammar = request.Sampling.Grammar ?? tools.Grammar } };
+        }
+        CheckPromptTokens(options, engine, () => engine.FormatChat(messages, request.Adapters, request.Tools), "messages");
+        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body), Tools: tools);
     }
 
     public static GenerationPlan Map(CompletionRequest body, InferenceEngine engine, ServerOptions options)
     {
+        RequestFields.Check(body, options);
         var model = RequireModel(body);
         var prompt = Prompt(body.Prompt);
         if (!string.IsNullOrEmpty(body.Suffix)) throw OpenAiException.BadRequest("'suffix' is not supported.", "suffix", "unsupported_parameter");
@@ -71,6 +85,28 @@ public static class RequestMapper
         return isBase ? [] : [new AdapterWeight(model)];
     }
 
+    /// <summary>llama-server's lora field: ids index the adapters as /v1/models lists them after the base.</summary>
+    private static IReadOnlyList<AdapterWeight> Lora(GenerationRequestBody body, InferenceEngine engine)
+    {
+        if (body.Adapters is not null) throw OpenAiException.BadRequest("Give either 'adapters' or 'lora', not both.", "lora", "invalid_value");
+        if (!engine.IsBaseModelName(body.Model!))
+            throw OpenAiException.BadRequest("'lora' applies adapters to the base model: set model to the base model's name (or \"base\").", "lora", "invalid_value");
+        var listed = engine.Adapters.List();
+        var weights = new List<AdapterWeight>(body.Lora!.Count);
+        for (var i = 0; i < body.Lora.Count; i++)
+        {
+            var entry = body.Lora[i];
+            if (entry?.Id is not { } id)
+                throw OpenAiException.BadRequest($"Missing required parameter: 'lora[{i}].id'.", $"lora[{i}].id", "missing_required_parameter");
+            if (id < 0 || id >= listed.Count)
+                throw OpenAiException.BadRequest($"lora[{i}].id is {id}, but this server has {listed.Count} adapters (ids 0 to {listed.Count - 1}, in /v1/models order after the base).", $"lora[{i}].id", "invalid_value");
+            var scale = entry.Scale ?? 1f;
+            // llama-server lists every adapter and leaves the unused ones at scale 0.
+            if (scale != 0f) weights.Add(new AdapterWeight(listed[id].Name, scale));
+        }
+        return weights;
+    }
+
     private static string RequireModel(GenerationRequestBody body)
     {
         if (string.IsNullOrWhiteSpace(body.Model))
@@ -102,7 +138,7 @@ public static class RequestMapper
         }
         return new GenerationRequest
         {
-            Adapters = Adapters(body.Model!, body.Adapters, engine),
+            Adapters = body.Lora is null ? Adapters(body.Model!, body.Adapters, engine) : Lora(body, engine),
             MaxTokens = maxTokens,
             Stop = Stop(body.Stop),
             IgnoreEos = body.IgnoreEos ?? false,
@@ -122,15 +158,57 @@ public static class RequestMapper
         };
     }
 
-    private static ChatMessage Message(ChatMessageBody? m, int index)
+    private static ChatMessage Message(ChatMessageBody? m, int index, HashSet<string> callIds)
     {
         var at = $"messages[{index}]";
         if (m is null) throw OpenAiException.BadRequest($"{at} must be an object.", at, "invalid_type");
         if (string.IsNullOrEmpty(m.Role)) throw OpenAiException.BadRequest($"Missing required parameter: '{at}.role'.", $"{at}.role", "missing_required_parameter");
         if (!Roles.Contains(m.Role))
             throw OpenAiException.BadRequest($"Invalid value: '{m.Role}'. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'.", $"{at}.role", "invalid_value");
+        if (m.FunctionCall is { ValueKind: not JsonValueKind.Null })
+            throw OpenAiException.BadRequest($"'{at}.function_call' is deprecated and not supported here: send the call as 'tool_calls'.", $"{at}.function_call", "unsupported_parameter");
         var role = m.Role == "developer" ? "system" : m.Role;
-        return new ChatMessage(role, Content(m.Content, $"{at}.content", role));
+        if (m.ToolCalls is not null && role != "assistant")
+            throw OpenAiException.BadRequest($"Invalid parameter: only messages with role 'assistant' can have 'tool_calls'.", $"{at}.tool_calls", "invalid_value");
+        if (m.ToolCallId is not null && role != "tool")
+            throw OpenAiException.BadRequest($"Invalid parameter: only messages with role 'tool' can have a 'tool_call_id'.", $"{at}.tool_call_id", "invalid_value");
+        var calls = m.ToolCalls is null ? null : ToolCalls(m.ToolCalls, at, callIds);
+        if (role == "tool")
+        {
+            if (string.IsNullOrEmpty(m.ToolCallId))
+                throw OpenAiException.BadRequest($"Missing required parameter: '{at}.tool_call_id'.", $"{at}.tool_call_id", "missing_required_parameter");
+            if (!callIds.Contains(m.ToolCallId))
+                throw OpenAiException.BadRequest($"Invalid parameter: messages with role 'tool' must be a response to a preceding message with 'tool_calls'; no earlier call has the id '{m.ToolCallId}'.", $"{at}.tool_call_id", "invalid_value");
+        }
+        var content = calls is { Count: > 0 } && m.Content is null or { ValueKind: JsonValueKind.Null } ? "" : Content(m.Content, $"{at}.content", role);
+        return new ChatMessage(role, content, calls, m.ToolCallId, m.Name);
+    }
+
+    private static List<ChatToolCall> ToolCalls(List<ToolCallBody> calls, string at, HashSet<string> callIds)
+    {
+        var result = new List<ChatToolCall>(calls.Count);
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var p = $"{at}.tool_calls[{i}]";
+            var call = calls[i] ?? throw OpenAiException.BadRequest($"Invalid type for '{p}': expected an object.", p, "invalid_type");
+            if (string.IsNullOrEmpty(call.Id)) throw OpenAiException.BadRequest($"Missing required parameter: '{p}.id'.", $"{p}.id", "missing_required_parameter");
+            if (call.Type != "function") throw OpenAiException.BadRequest($"Invalid value: '{call.Type}'. Supported values are: 'function'.", $"{p}.type", "invalid_value");
+            if (call.Function is null || string.IsNullOrEmpty(call.Function.Name))
+                throw OpenAiException.BadRequest($"Missing required parameter: '{p}.function.name'.", $"{p}.function.name", "missing_required_parameter");
+            var arguments = call.Function.Arguments ?? throw OpenAiException.BadRequest($"Missing required parameter: '{p}.function.arguments'.", $"{p}.function.arguments", "missing_required_parameter");
+            try
+            {
+                using var parsed = JsonDocument.Parse(arguments);
+                if (parsed.RootElement.ValueKind != JsonValueKind.Object) throw new JsonException("not an object");
+            }
+            catch (JsonException)
+            {
+                throw OpenAiException.BadRequest($"Invalid '{p}.function.arguments': expected the JSON text of an object.", $"{p}.function.arguments", "invalid_value");
+            }
+            callIds.Add(call.Id);
+            result.Add(new ChatToolCall(call.Id, call.Function.Name, arguments));
+        }
+        return result;
     }
 
     /// <summary>A string, null (assistant turns), or an array of text parts joined; other parts (images, audio) are refused.</summary>

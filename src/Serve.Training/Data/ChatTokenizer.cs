@@ -1,10 +1,11 @@
 using Serve.Llama;
+using Serve.Templates;
 
 namespace Serve.Training.Data;
 
 /// <summary>
-/// Turns conversations into training tokens exactly as the server will see them: llama.cpp's chat template
-/// (<see cref="LlamaChatTemplate.Apply(LlamaModel, string?, IReadOnlyList{ValueTuple{string, string}}, bool)"/>)
+/// Turns conversations into training tokens exactly as the server will see them: the same chat template
+/// (<see cref="ChatTemplate"/>: the model's tokenizer.chat_template, or ChatML when it has none, as the server does)
 /// and tokenizer (add special, parse special). The prompt of assistant turn j is the template applied to the
 /// messages before it with the assistant opening added; its answer runs from there to the end-of-turn token
 /// (EOT, or EOS without one), which is trained too so the model learns to stop.
@@ -13,6 +14,7 @@ public sealed class ChatTokenizer
 {
     private readonly LlamaModel _model;
     private readonly int _endOfTurn;
+    private readonly ChatTemplate _template;
 
     /// <param name="model">A model loaded with VocabOnly (enough for template and tokenizer).</param>
     public ChatTokenizer(LlamaModel model)
@@ -20,21 +22,26 @@ public sealed class ChatTokenizer
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _endOfTurn = model.Vocab.Eot != LlamaVocab.NullToken ? model.Vocab.Eot : model.Vocab.Eos;
         if (_endOfTurn == LlamaVocab.NullToken) throw new ArgumentException("the model has neither an EOT nor an EOS token");
-        if (model.ChatTemplate is null) throw new ArgumentException("the model has no chat template (tokenizer.chat_template)");
+        var vocab = model.Vocab;
+        _template = ChatTemplate.ForModel(model.ChatTemplate, vocab.Bos == LlamaVocab.NullToken ? "" : vocab.GetText(vocab.Bos),
+            vocab.Eos == LlamaVocab.NullToken ? "" : vocab.GetText(vocab.Eos), vocab.AddBos);
     }
 
     public int EndOfTurnToken => _endOfTurn;
 
     /// <summary>The server's prompt for a conversation that ends before an assistant turn.</summary>
     public int[] Prompt(IReadOnlyList<(string Role, string Content)> messages) =>
-        _model.Vocab.Tokenize(LlamaChatTemplate.Apply(_model, null, messages, addAssistant: true), addSpecial: true, parseSpecial: true);
+        _model.Vocab.Tokenize(Format(messages, addAssistant: true), addSpecial: true, parseSpecial: true);
+
+    private string Format(IReadOnlyList<(string Role, string Content)> messages, bool addAssistant) =>
+        _template.Render(messages.Select(m => new ChatTurn(m.Role, m.Content)).ToList(), addGenerationPrompt: addAssistant);
 
     /// <summary>Tokens and loss mask of a whole conversation; only assistant answers (and their EOT) are trained unless <paramref name="trainOnPrompt"/>.</summary>
     public TokenizedExample Encode(ChatExample example, bool trainOnPrompt = false)
     {
         ArgumentNullException.ThrowIfNull(example);
         var messages = example.Messages;
-        var fullText = LlamaChatTemplate.Apply(_model, null, messages, addAssistant: false);
+        var fullText = Format(messages, addAssistant: false);
         var full = _model.Vocab.Tokenize(fullText, addSpecial: true, parseSpecial: true);
         var trained = new bool[full.Length];
         var end = 0;

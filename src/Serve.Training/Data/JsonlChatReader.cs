@@ -4,12 +4,13 @@ namespace Serve.Training.Data;
 
 /// <summary>
 /// Reads chat training data as JSON Lines: <c>{"messages":[{"role","content"},...]}</c> (roles system, user,
-/// assistant) or <c>{"prompt","completion"}</c> (a user message and the assistant's answer). Blank lines are
+/// assistant, tool) or <c>{"prompt","completion"}</c> (a user message and the assistant's answer). Blank lines are
 /// skipped; any other line that cannot be used is an error naming its line number: nothing is dropped silently.
 /// </summary>
 public static class JsonlChatReader
 {
-    private static readonly HashSet<string> Roles = ["system", "user", "assistant"];
+    // tool: a function result in a tool-calling conversation (its content is what the function returned).
+    private static readonly HashSet<string> Roles = ["system", "user", "assistant", "tool"];
 
     public static IReadOnlyList<ChatExample> Read(string path)
     {
@@ -68,7 +69,7 @@ public static class JsonlChatReader
             if (!m.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String)
                 return (null, $"messages[{index}] has no string \"role\"");
             if (!Roles.Contains(role.GetString()!))
-                return (null, $"messages[{index}] has role '{role.GetString()}' (expected system, user or assistant)");
+                return (null, $"messages[{index}] has role '{role.GetString()}' (expected system, user, assistant or tool)");
             if (!m.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
                 return (null, $"messages[{index}] has no string \"content\"");
             list.Add((role.GetString()!, content.GetString()!));
