@@ -85,17 +85,17 @@ fi
 cmake_args=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
   -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
   "-DCMAKE_BUILD_RPATH=\$ORIGIN" "-DCMAKE_INSTALL_RPATH=\$ORIGIN")
-targets=(llama)
+targets=(llama)   # with run-time backend modules (cuda, portable): everything but the tools
 if [[ $cuda -eq 1 ]]; then
   # Portable: every CPU variant loaded at run time, CUDA as a backend module.
   cmake_args+=(-DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=ON -DGGML_CUDA=ON
     "-DCMAKE_CUDA_ARCHITECTURES=$cuda_archs" -DGGML_CUDA_FA_QUANTS=f16-f16)
   variant="cuda-${cuda_archs//;/_}"
-  targets+=(ggml-cuda ggml-cpu)
+  targets=()
 elif [[ $portable -eq 1 ]]; then
   cmake_args+=(-DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=ON)
   variant="cpu-portable"
-  targets+=(ggml-cpu)
+  targets=()
 else
   # This machine's CPU (-march=native); the key holds its flags so another CPU never gets this build.
   cmake_args+=(-DGGML_BACKEND_DL=OFF -DGGML_NATIVE=ON)
@@ -103,7 +103,6 @@ else
 fi
 if [[ $server -eq 1 ]]; then
   cmake_args+=(-DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON)
-  targets+=(llama-server)
   variant+="-server"
 else
   cmake_args+=(-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF)
@@ -145,13 +144,26 @@ fi
 src="$cache/src-$patch_hash"
 [[ -f $src/.prepared ]] || { log "preparing source"; prepare_source "$src"; touch "$src/.prepared"; }
 build="$cache/build-$key"
-log "building llama.cpp ($variant, ${targets[*]}) with $jobs jobs; the first build takes minutes"
+log "building llama.cpp ($variant) with $jobs jobs; the first build takes minutes"
 start=$SECONDS
 generator=(); need ninja && generator=(-G Ninja)
 cmake -S "$src" -B "$build" "${generator[@]}" "${cmake_args[@]}" >"$build.configure.log" 2>&1 \
   || { tail -n 40 "$build.configure.log" >&2; exit 1; }
-cmake --build "$build" --config Release -j "$jobs" --target "${targets[@]}" >"$build.log" 2>&1 \
-  || { tail -n 60 "$build.log" >&2; exit 1; }
+if [[ ${#targets[@]} -gt 0 ]]; then
+  cmake --build "$build" --config Release -j "$jobs" --target "${targets[@]}" >"$build.log" 2>&1 \
+    || { tail -n 60 "$build.log" >&2; exit 1; }
+elif [[ $server -eq 0 ]]; then
+  cmake --build "$build" --config Release -j "$jobs" >"$build.log" 2>&1 || { tail -n 60 "$build.log" >&2; exit 1; }
+else
+  # the libraries and backend modules (not every tool), then the server
+  cmake --build "$build" --config Release -j "$jobs" --target llama ggml ggml-base >"$build.log" 2>&1 \
+    && for t in $(cmake --build "$build" --target help | grep -o 'ggml-\(cpu\|cuda\)[a-z0-9_-]*' | sort -u); do
+         cmake --build "$build" --config Release -j "$jobs" --target "$t" >>"$build.log" 2>&1 || exit 1
+       done || { tail -n 60 "$build.log" >&2; exit 1; }
+fi
+if [[ $server -eq 1 ]]; then
+  cmake --build "$build" --config Release -j "$jobs" --target llama-server >>"$build.log" 2>&1 || { tail -n 60 "$build.log" >&2; exit 1; }
+fi
 
 rm -rf "$out.part" && mkdir -p "$out.part/lib" "$out.part/bin"
 find "$build/bin" -maxdepth 1 -name '*.so*' -exec cp -P {} "$out.part/lib/" \;
