@@ -211,7 +211,7 @@ public sealed class Trainer
         if (!interrupted)
         {
             if (stoppedEarly && lastEval is null && _data.Eval.Count > 0) lastEval = Evaluate(model, device);
-            GgufAdapterWriter.Write(_outputs.AdapterPath, "llama", options.Lora.Scale, GgufAdapterWriter.Factors(model), new AdapterMetadata
+            GgufAdapterWriter.Write(_outputs.AdapterPath, model.Config.Architecture, options.Lora.Scale, GgufAdapterWriter.Factors(model), new AdapterMetadata
             {
                 Name = Path.GetFileNameWithoutExtension(_outputs.AdapterPath),
                 BaseModelSha256 = BaseModelSha256,
