@@ -7,17 +7,22 @@ namespace Serve.Training.Data;
 /// (<see cref="LlamaChatTemplate.Apply(LlamaModel, string?, IReadOnlyList{ValueTuple{string, string}}, bool)"/>)
 /// and tokenizer (add special, parse special). The prompt of assistant turn j is the template applied to the
 /// messages before it with the assistant opening added; its answer runs from there to the end-of-turn token
-/// (EOT, or EOS without one), which is trained too so the model learns to stop.
+/// (EOT, or EOS without one), which is trained too so the model learns to stop. The template is applied by an
+/// <see cref="IChatTemplateRenderer"/> (llama.cpp's own by default; the Jinja engine for tool calls). Plain-text
+/// examples are tokenized with BOS, trained whole, and end with EOS.
 /// </summary>
 public sealed class ChatTokenizer
 {
     private readonly LlamaModel _model;
+    private readonly IChatTemplateRenderer _renderer;
     private readonly int _endOfTurn;
 
     /// <param name="model">A model loaded with VocabOnly (enough for template and tokenizer).</param>
-    public ChatTokenizer(LlamaModel model)
+    /// <param name="renderer">How conversations become text; null for llama.cpp's built-in template matcher.</param>
+    public ChatTokenizer(LlamaModel model, IChatTemplateRenderer? renderer = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
+        _renderer = renderer ?? new LlamaCppChatTemplateRenderer(model);
         _endOfTurn = model.Vocab.Eot != LlamaVocab.NullToken ? model.Vocab.Eot : model.Vocab.Eos;
         if (_endOfTurn == LlamaVocab.NullToken) throw new ArgumentException("the model has neither an EOT nor an EOS token");
         if (model.ChatTemplate is null) throw new ArgumentException("the model has no chat template (tokenizer.chat_template)");
@@ -26,22 +31,27 @@ public sealed class ChatTokenizer
     public int EndOfTurnToken => _endOfTurn;
 
     /// <summary>The server's prompt for a conversation that ends before an assistant turn.</summary>
-    public int[] Prompt(IReadOnlyList<(string Role, string Content)> messages) =>
-        _model.Vocab.Tokenize(LlamaChatTemplate.Apply(_model, null, messages, addAssistant: true), addSpecial: true, parseSpecial: true);
+    public int[] Prompt(IReadOnlyList<(string Role, string Content)> messages) => Prompt(new ChatExample(0, messages), messages.Count);
+
+    private int[] Prompt(ChatExample conversation, int messageCount) =>
+        _model.Vocab.Tokenize(_renderer.Render(conversation, messageCount, addAssistant: true), addSpecial: true, parseSpecial: true);
 
     /// <summary>Tokens and loss mask of a whole conversation; only assistant answers (and their EOT) are trained unless <paramref name="trainOnPrompt"/>.</summary>
     public TokenizedExample Encode(ChatExample example, bool trainOnPrompt = false)
     {
         ArgumentNullException.ThrowIfNull(example);
+        if (example.Text is { } text) return EncodeText(example.Line, text);
+        if (example.UsesTools && !_renderer.SupportsTools)
+            throw new NotSupportedException($"line {example.Line}: tool calls and tool messages need a chat template renderer that knows tools (the Jinja engine); this one renders roles and content only");
         var messages = example.Messages;
-        var fullText = LlamaChatTemplate.Apply(_model, null, messages, addAssistant: false);
+        var fullText = _renderer.Render(example, messages.Count, addAssistant: false);
         var full = _model.Vocab.Tokenize(fullText, addSpecial: true, parseSpecial: true);
         var trained = new bool[full.Length];
         var end = 0;
         for (var j = 0; j < messages.Count; j++)
         {
             if (messages[j].Role != "assistant") continue;
-            var prompt = Prompt([.. messages.Take(j)]);
+            var prompt = Prompt(example, j);
             if (prompt.Length > full.Length || !full.AsSpan(0, prompt.Length).SequenceEqual(prompt))
                 throw new InvalidDataException($"line {example.Line}: the chat template's tokens for turn {j} are not a prefix of the whole conversation's; the server's prompt would differ from training");
             var stop = Array.IndexOf(full, _endOfTurn, prompt.Length);
@@ -54,5 +64,16 @@ public sealed class ChatTokenizer
         var mask = trained[..end];
         if (trainOnPrompt) for (var i = 1; i < mask.Length; i++) mask[i] = true;
         return new TokenizedExample(example.Line, tokens, mask);
+    }
+
+    private TokenizedExample EncodeText(int line, string text)
+    {
+        var eos = _model.Vocab.Eos;
+        if (eos == LlamaVocab.NullToken) throw new InvalidDataException($"line {line}: plain text ends with EOS and the model has none");
+        int[] tokens = [.. _model.Vocab.Tokenize(text, addSpecial: true, parseSpecial: false), eos];
+        var trained = new bool[tokens.Length];
+        Array.Fill(trained, true);
+        trained[0] = false;
+        return new TokenizedExample(line, tokens, trained);
     }
 }
