@@ -24,21 +24,35 @@ public sealed class ArchitectureFixture : IDisposable
         ["qwen2"] = Common with { Architecture = ModelArchitectures.Qwen2, Name = "arch-qwen2", RopeFreqBase = 1000000 },
         ["qwen3"] = Common with { Architecture = ModelArchitectures.Qwen3, Name = "arch-qwen3", KeyLength = 32, TiedEmbeddings = true },
         ["phi3"] = Common with { Architecture = ModelArchitectures.Phi3, Name = "arch-fused" } /* a name with "phi3" in it makes llama.cpp expect Phi-3's own special tokens */,
-        // Small caps and windows so that soft-capping and sliding windows act on a 20-token prompt.
+        // Small caps and windows so that soft-capping and sliding windows act on a 20-token prompt. Gemma multiplies
+        // the embedding by sqrt(embd) = 8, so its weights are drawn smaller (as real Gemma embeddings are): otherwise
+        // hidden states are ~8x the other cases' and float32 summation-order noise alone nears 1e-3 in the logits.
         ["gemma2"] = Common with
         {
-            Architecture = ModelArchitectures.Gemma2, Name = "arch-gemma2", BlockCount = 3, TiedEmbeddings = true, SlidingWindow = 5,
+            Architecture = ModelArchitectures.Gemma2, Name = "arch-gemma2", BlockCount = 3, InitStd = 0.15f, TiedEmbeddings = true, SlidingWindow = 5,
             AttentionSoftcap = 3f, FinalSoftcap = 6f, KeyLength = 32,
         },
         ["gemma3"] = Common with
         {
-            Architecture = ModelArchitectures.Gemma3, Name = "arch-gemma3", BlockCount = 6, TiedEmbeddings = true, SlidingWindow = 5,
+            Architecture = ModelArchitectures.Gemma3, Name = "arch-gemma3", BlockCount = 6, InitStd = 0.15f, TiedEmbeddings = true, SlidingWindow = 5,
             RopeFreqBase = 1000000, RopeFreqBaseSwa = 10000, FinalSoftcap = 6f,
         },
     };
 
+    /// <summary>
+    /// Rows of 256, the block size of Q4_K and Q6_K (the other cases' 64-wide rows cannot hold a K-quant block):
+    /// qwen2 with its biases, for the K-quantised base checks.
+    /// </summary>
+    public static readonly LlamaModelSpec KQuantSpec = Common with
+    {
+        Architecture = ModelArchitectures.Qwen2, Name = "arch-kquant", EmbeddingLength = 256, HeadCount = 4, HeadCountKv = 2,
+        FeedForwardLength = 256, BlockCount = 2, InitStd = 0.12f,
+    };
+
     private readonly Dictionary<string, string> _paths = [];
     private readonly Lock _lock = new();
+
+    public const string KQuant = "kquant";
 
     public ArchitectureFixture()
     {
@@ -57,7 +71,7 @@ public sealed class ArchitectureFixture : IDisposable
         {
             if (!_paths.TryGetValue(name, out var path))
             {
-                path = ModelMaker.BuildTestModel(Directory, Specs[name]);
+                path = ModelMaker.BuildTestModel(Directory, name == KQuant ? KQuantSpec : Specs[name]);
                 _paths[name] = path;
             }
             return path;

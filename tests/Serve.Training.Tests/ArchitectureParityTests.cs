@@ -105,6 +105,8 @@ public sealed class ArchitectureParityTests(ArchitectureFixture fixture, ITestOu
     [InlineData("phi3", GgmlType.Q8_0)]
     [InlineData("llama", GgmlType.F16)]
     [InlineData("qwen3", GgmlType.BF16)]
+    [InlineData(ArchitectureFixture.KQuant, GgmlType.Q4_K)]
+    [InlineData(ArchitectureFixture.KQuant, GgmlType.Q6_K)]
     public void Logits_QuantizedBaseWithAdapter_MatchLlamaCppOnTheSameWeightsWithin1e3(string architecture, GgmlType type)
     {
         var path = fixture.Quantized(architecture, type);
@@ -117,12 +119,14 @@ public sealed class ArchitectureParityTests(ArchitectureFixture fixture, ITestOu
 
         // Exact: the same decoded weights in llama.cpp.
         var exact = LlamaCppReference.MaxAbsDiff(torch, LlamaCppReference.Logits(fixture.Dequantized(architecture, type), Prompts[0], adapterPath));
-        // Close: llama.cpp on the quantised file also rounds activations (Q8_0 / F16 dot products), which the trainer does not.
+        // Close: llama.cpp on the quantised file also rounds activations (to Q8_0/Q8_K for its quantised dot products,
+        // F16 for F16/BF16), which the trainer does not: a few percent of the logit scale on these random weights, while a
+        // wrong block layout would be of the order of the logits themselves.
         var served = LlamaCppReference.Logits(path, Prompts[0], adapterPath);
         var close = LlamaCppReference.MaxAbsDiff(torch, served);
         output.WriteLine($"{architecture} {type} + adapter: max abs difference {exact:E2} against its decoded weights, {close:E2} against the quantised file (max abs logit {LlamaCppReference.MaxAbs(served):F2})");
         Assert.True(exact <= 1e-3f, $"max abs difference {exact} on the same weights");
-        Assert.True(close <= 0.1f * LlamaCppReference.MaxAbs(served), $"max abs difference {close} against the quantised file");
+        Assert.True(close <= 0.15f * LlamaCppReference.MaxAbs(served), $"max abs difference {close} against the quantised file");
     }
 
     private static void RandomizeB(LlamaForCausalLM model, int seed)
