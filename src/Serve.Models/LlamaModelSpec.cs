@@ -98,7 +98,7 @@ public sealed record LlamaModelSpec
             throw new ArgumentException("sliding windows and soft-capping are gemma2/gemma3 settings", nameof(SlidingWindow));
         if (AttentionSoftcap != 0 && Architecture != ModelArchitectures.Gemma2)
             throw new ArgumentException("attention soft-capping is a gemma2 setting", nameof(AttentionSoftcap));
-        if (gemma && TiedEmbeddings is false && Architecture == ModelArchitectures.Gemma2)
+        if (Architecture == ModelArchitectures.Gemma2 && !TiedEmbeddings)
             throw new ArgumentException("gemma2 always ties its output to token_embd: set TiedEmbeddings", nameof(TiedEmbeddings));
         if (KeyLength == 0 && EmbeddingLength % HeadCount != 0)
             throw new ArgumentException($"EmbeddingLength {EmbeddingLength} is not a multiple of HeadCount {HeadCount}", nameof(HeadCount));
