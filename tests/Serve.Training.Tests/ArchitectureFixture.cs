@@ -109,8 +109,3 @@ public sealed class ArchitectureFixture : IDisposable
     }
 }
 
-[CollectionDefinition(Name)]
-public sealed class ArchitectureCollection : ICollectionFixture<ArchitectureFixture>
-{
-    public const string Name = "architecture models";
-}

@@ -12,7 +12,7 @@ namespace Serve.Training.Tests;
 /// Serve.Llama, F32 KV cache, no flash attention) on several prompts: the base, and the base with an adapter on every
 /// target exported to GGUF and loaded by llama.cpp (phi3's fused tensors included).
 /// </summary>
-[Collection(ArchitectureCollection.Name)]
+[Collection(TrainingCollection.Name)]
 public sealed class ArchitectureParityTests(ArchitectureFixture fixture, ITestOutputHelper output)
 {
     public static TheoryData<string> Architectures => [.. ArchitectureFixture.Specs.Keys];

@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace Serve.Training.Tests;
 
 /// <summary>A short LoRA run lowers held-out loss on every architecture, and QLoRA (NF4 base) trains on each too.</summary>
-[Collection(ArchitectureCollection.Name)]
+[Collection(TrainingCollection.Name)]
 public sealed class ArchitectureTrainingTests(ArchitectureFixture fixture, ITestOutputHelper output)
 {
     public static TheoryData<string> Architectures => [.. ArchitectureFixture.Specs.Keys];

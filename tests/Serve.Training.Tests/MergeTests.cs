@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Serve.Training.Tests;
 
 /// <summary><c>serve merge</c>: llama.cpp's logits of the merged file equal its logits of base + adapter.</summary>
-[Collection(ArchitectureCollection.Name)]
+[Collection(TrainingCollection.Name)]
 public sealed class MergeTests(ArchitectureFixture fixture, ITestOutputHelper output)
 {
     private static readonly int[] Prompt = [1, 40, 41, 42, 43, 44, 45, 300, 12, 77, 5, 260, 100, 101, 7, 9, 480, 33];
