@@ -25,7 +25,14 @@ public sealed record LlamaConfig
     public required bool TiedEmbeddings { get; init; }
 
     /// <summary>attention.key_length (= value_length); embd / heads when absent.</summary>
-    public int HeadDim { get; init; }
+    public int HeadDim
+    {
+        get => _headDim > 0 ? _headDim : EmbeddingLength / HeadCount;
+        init => _headDim = value;
+    }
+
+    private readonly int _headDim;
+    private readonly float _attentionScale;
 
     /// <summary>llama rotates adjacent pairs (NORM); qwen2/qwen3/phi3/gemma rotate halves (NEOX).</summary>
     public RopeMode RopeMode { get; init; } = RopeMode.Norm;
@@ -42,8 +49,12 @@ public sealed record LlamaConfig
     /// <summary>Which layers use the sliding window (empty when <see cref="SlidingWindow"/> is 0).</summary>
     public IReadOnlyList<bool> SlidingLayers { get; init; } = [];
 
-    /// <summary>Multiplier of q·k (gemma: applied to q, with its own rule; others 1/√head size).</summary>
-    public float AttentionScale { get; init; }
+    /// <summary>Multiplier of q·k (gemma: applied to q, with its own rule; others 1/√head size, the default).</summary>
+    public float AttentionScale
+    {
+        get => _attentionScale > 0 ? _attentionScale : 1f / MathF.Sqrt(HeadDim);
+        init => _attentionScale = value;
+    }
 
     /// <summary>gemma2: scores become cap·tanh(scores / cap) before the softmax; 0 for none.</summary>
     public float AttentionSoftcap { get; init; }
