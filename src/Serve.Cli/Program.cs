@@ -1,3 +1,3 @@
 using Serve.Cli;
 
-return ServeCommandLine.Create().Parse(args).Invoke();
+return await ServeCommandLine.Create().Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -12,6 +12,7 @@ public static class ServeCommandLine
         MakeLoraCommand.Create(),
         TrainCommand.Create(),
         ExportCommand.Create(),
+        MergeCommand.Create(),
         MakeDefaultModelCommand.Create(),
         MakeDemoDataCommand.Create(),
         EvalCommand.Create(),

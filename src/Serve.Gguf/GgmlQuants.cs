@@ -224,4 +224,103 @@ internal static class GgmlQuants
             }
         }
     }
+
+    /// <summary>
+    /// Q4_K (block of 256: fp16 d and dmin, 8 sub-blocks of 32 with 6-bit scale and min, 4-bit values): each sub-block's
+    /// range [min(0, lowest), highest] split in 15 steps, value = d·sc·q - dmin·m. A plain encoder (no search for the
+    /// error-minimising scales ggml's quantizer does); it writes exactly the layout ggml's dequantize_row_q4_K reads.
+    /// </summary>
+    public static void QuantizeQ4_K(ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        Span<float> scale = stackalloc float[8];
+        Span<float> min = stackalloc float[8];
+        Span<int> sc = stackalloc int[8];
+        Span<int> mq = stackalloc int[8];
+        for (int i = 0; i < x.Length / 256; i++)
+        {
+            var xs = x.Slice(i * 256, 256);
+            var b = dst.Slice(i * 144, 144);
+            b.Clear();
+            float maxScale = 0, maxMin = 0;
+            for (int j = 0; j < 8; j++)
+            {
+                float lo = 0, hi = float.MinValue;
+                foreach (var v in xs.Slice(j * 32, 32))
+                {
+                    lo = Math.Min(lo, v);
+                    hi = Math.Max(hi, v);
+                }
+                scale[j] = Math.Max(0, hi - lo) / 15;
+                min[j] = -lo;
+                maxScale = Math.Max(maxScale, scale[j]);
+                maxMin = Math.Max(maxMin, min[j]);
+            }
+            PutHalf(b, 0, maxScale / 63);
+            PutHalf(b, 2, maxMin / 63);
+            float d = Half(b, 0), dmin = Half(b, 2);
+            for (int j = 0; j < 8; j++)
+            {
+                sc[j] = d > 0 ? Math.Clamp((int)MathF.Round(scale[j] / d), 0, 63) : 0;
+                mq[j] = dmin > 0 ? Math.Clamp((int)MathF.Round(min[j] / dmin), 0, 63) : 0;
+            }
+            var packed = b.Slice(4, 12);
+            for (int j = 0; j < 4; j++)
+            {
+                packed[j] = (byte)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+                packed[j + 4] = (byte)((mq[j] & 63) | ((mq[j + 4] >> 4) << 6));
+                packed[j + 8] = (byte)((sc[j + 4] & 0xF) | ((mq[j + 4] & 0xF) << 4));
+            }
+            var qs = b.Slice(16, 128);
+            for (int j = 0; j < 8; j++)
+            {
+                float step = d * sc[j], offset = dmin * mq[j];
+                for (int l = 0; l < 32; l++)
+                {
+                    int q = step > 0 ? Math.Clamp((int)MathF.Round((xs[j * 32 + l] + offset) / step), 0, 15) : 0;
+                    qs[(j / 2) * 32 + l] |= (byte)(j % 2 == 0 ? q : q << 4);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Q6_K (block of 256: 16 groups of 16 with an int8 scale each, one fp16 d, 6-bit values stored as 4 low bits in ql
+    /// and 2 high bits in qh): value = d·sc·(q - 32). A plain encoder writing the layout ggml's dequantize_row_q6_K reads.
+    /// </summary>
+    public static void QuantizeQ6_K(ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        Span<float> scale = stackalloc float[16];
+        for (int i = 0; i < x.Length / 256; i++)
+        {
+            var xs = x.Slice(i * 256, 256);
+            var b = dst.Slice(i * 210, 210);
+            b.Clear();
+            float maxScale = 0;
+            for (int g = 0; g < 16; g++)
+            {
+                float amax = 0;
+                foreach (var v in xs.Slice(g * 16, 16)) amax = Math.Max(amax, Math.Abs(v));
+                scale[g] = amax / 31;
+                maxScale = Math.Max(maxScale, scale[g]);
+            }
+            PutHalf(b, 208, maxScale / 127);
+            float d = Half(b, 208);
+            for (int n = 0; n < 2; n++)
+            {
+                var ql = b.Slice(n * 64, 64);
+                var qh = b.Slice(128 + n * 32, 32);
+                var scales = b.Slice(192 + n * 8, 8);
+                for (int g = 0; g < 8; g++) scales[g] = (byte)(sbyte)(d > 0 ? Math.Clamp((int)MathF.Round(scale[n * 8 + g] / d), -128, 127) : 0);
+                for (int k = 0; k < 128; k++)
+                {
+                    float step = d * (sbyte)scales[k / 16];
+                    int q = (step != 0 ? Math.Clamp((int)MathF.Round(xs[n * 128 + k] / step), -32, 31) : 0) + 32;
+                    int l = k % 32, quarter = k / 32;
+                    var low = quarter is 0 or 2 ? l : l + 32;
+                    ql[low] |= (byte)(quarter < 2 ? q & 0xF : (q & 0xF) << 4);
+                    qh[l] |= (byte)((q >> 4) << (2 * quarter));
+                }
+            }
+        }
+    }
 }

@@ -76,7 +76,7 @@ public sealed class GgufWriter
         return this;
     }
 
-    /// <summary>Adds a tensor from float32 values, converted (F16/BF16) or quantised (Q8_0/Q4_0) the way ggml's reference code does.</summary>
+    /// <summary>Adds a tensor from float32 values, converted (F16/BF16) or quantised (Q8_0/Q4_0 the way ggml's reference code does; Q4_K/Q6_K with a plain encoder of the same layout).</summary>
     public GgufWriter AddTensor(string name, long[] shape, ReadOnlySpan<float> data, GgmlType storeAs = GgmlType.F32)
     {
         ValidateTensor(name, storeAs, shape);
@@ -96,7 +96,9 @@ public sealed class GgufWriter
             case GgmlType.BF16: Float16.WriteBFloat16s(data, bytes); break;
             case GgmlType.Q8_0: GgmlQuants.QuantizeQ8_0(data, bytes); break;
             case GgmlType.Q4_0: GgmlQuants.QuantizeQ4_0(data, bytes); break;
-            default: throw new NotSupportedException($"Converting float32 to {storeAs} is not supported; use F32, F16, BF16, Q8_0 or Q4_0.");
+            case GgmlType.Q4_K: GgmlQuants.QuantizeQ4_K(data, bytes); break;
+            case GgmlType.Q6_K: GgmlQuants.QuantizeQ6_K(data, bytes); break;
+            default: throw new NotSupportedException($"Converting float32 to {storeAs} is not supported; use F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K.");
         }
         _tensors.Add(new PendingTensor(name, storeAs, (long[])shape.Clone(), bytes));
         _tensorNames.Add(name);

@@ -70,6 +70,33 @@ public sealed unsafe class GgmlCrossCheckTests
     }
 
     [GgmlFact]
+    public void Quantise_Q4_K_Q6_K_GgmlDecodesOurBlocksCloseToTheInput()
+    {
+        var x = Random(256 * 16, 11);
+        foreach (var (type, tolerance) in new[] { (GgmlType.Q4_K, 0.1f), (GgmlType.Q6_K, 0.03f) })
+        {
+            var bytes = Ours(x, type);
+            var decoded = new float[x.Length];
+            var fn = (delegate* unmanaged<byte*, float*, long, void>)GgmlBase.Fn(type == GgmlType.Q4_K ? "dequantize_row_q4_K" : "dequantize_row_q6_K");
+            fixed (byte* pb = bytes)
+            fixed (float* pd = decoded)
+                fn(pb, pd, x.Length);
+            // ggml reads our blocks as our own dequantiser does, and each value is near its input: within a fraction
+            // of its 256-block's range (a wrong layout puts values in the wrong places, errors of the order of the range).
+            var ms = new MemoryStream();
+            new GgufWriter().AddTensor("t", type, [x.Length], bytes).WriteTo(ms);
+            using var f = GgufFile.Read(new MemoryStream(ms.ToArray()));
+            Assert.Equal(decoded, f.ReadTensorAsFloat32(f.GetTensor("t")));
+            for (int b = 0; b < x.Length / 256; b++)
+            {
+                var range = 2 * x.AsSpan(b * 256, 256).ToArray().Max(Math.Abs);
+                for (int i = b * 256; i < b * 256 + 256; i++)
+                    Assert.True(Math.Abs(decoded[i] - x[i]) <= tolerance * range, $"{type}[{i}]: {x[i]} decoded as {decoded[i]} (block range {range})");
+            }
+        }
+    }
+
+    [GgmlFact]
     public void Dequantise_RandomBlocks_MatchesGgml()
     {
         var rng = new Random(9);

@@ -135,7 +135,7 @@ public sealed class GgufRoundTripTests
         Assert.Throws<ArgumentException>(() => w.AddTensor("d", [33], new float[33], GgmlType.Q8_0));      // block
         Assert.Throws<ArgumentException>(() => w.AddTensor(new string('x', 64), [1], new[] { 1f }));       // ggml name limit
         Assert.Throws<ArgumentException>(() => w.AddTensor("e", [1, 1, 1, 1, 1], new[] { 1f }));           // dims
-        Assert.Throws<NotSupportedException>(() => w.AddTensor("f", [256], new float[256], GgmlType.Q4_K));
+        Assert.Throws<NotSupportedException>(() => w.AddTensor("f", [256], new float[256], GgmlType.Q5_K)); // Q4_K and Q6_K are written; Q5_K is not
         w.AddTensor(new string('x', 63), [1], new[] { 1f });
     }
 

@@ -29,9 +29,9 @@ public class ModelMakerTests
         using var dir = new TempDirectory();
         var vocab = SpmTokenizerTrainer.Default(512);
 
-        ModelMaker.WriteLlama(dir.File("a.gguf"), new LlamaModelSpec { Seed = 5 }, vocab);
-        ModelMaker.WriteLlama(dir.File("b.gguf"), new LlamaModelSpec { Seed = 5 }, vocab);
-        ModelMaker.WriteLlama(dir.File("c.gguf"), new LlamaModelSpec { Seed = 6 }, vocab);
+        ModelMaker.Write(dir.File("a.gguf"), new LlamaModelSpec { Seed = 5 }, vocab);
+        ModelMaker.Write(dir.File("b.gguf"), new LlamaModelSpec { Seed = 5 }, vocab);
+        ModelMaker.Write(dir.File("c.gguf"), new LlamaModelSpec { Seed = 6 }, vocab);
 
         var a = File.ReadAllBytes(dir.File("a.gguf"));
         Assert.Equal(a, File.ReadAllBytes(dir.File("b.gguf")));
@@ -46,7 +46,7 @@ public class ModelMakerTests
         using var dir = new TempDirectory();
         var spec = new LlamaModelSpec { EmbeddingLength = 96, HeadCount = 6, HeadCountKv = 3, FeedForwardLength = 160, ContextLength = 256, Seed = 3, Name = "meta" };
 
-        ModelMaker.WriteLlama(dir.File("m.gguf"), spec, SpmTokenizerTrainer.Default(512));
+        ModelMaker.Write(dir.File("m.gguf"), spec, SpmTokenizerTrainer.Default(512));
         var md = GgufFile.Read(dir.File("m.gguf")).Metadata;
 
         Assert.Equal("llama", md["general.architecture"].AsString());
@@ -89,7 +89,7 @@ public class ModelMakerTests
         using var dir = new TempDirectory();
         var spec = new LlamaModelSpec { WeightType = type, TiedEmbeddings = tied, BlockCount = 3 };
 
-        ModelMaker.WriteLlama(dir.File("m.gguf"), spec, SpmTokenizerTrainer.Default(512));
+        ModelMaker.Write(dir.File("m.gguf"), spec, SpmTokenizerTrainer.Default(512));
         var file = GgufFile.Read(dir.File("m.gguf"));
         var tensors = file.Tensors.ToDictionary(t => t.Name);
 
@@ -131,7 +131,7 @@ public class ModelMakerTests
         using var dir = new TempDirectory();
         var spec = new LlamaModelSpec { HeadCount = heads, HeadCountKv = kvHeads };
 
-        var ex = Assert.ThrowsAny<ArgumentException>(() => ModelMaker.WriteLlama(dir.File("x.gguf"), spec, SpmTokenizerTrainer.Default(512)));
+        var ex = Assert.ThrowsAny<ArgumentException>(() => ModelMaker.Write(dir.File("x.gguf"), spec, SpmTokenizerTrainer.Default(512)));
         Assert.Contains("HeadCount", ex.Message);
         Assert.False(File.Exists(dir.File("x.gguf")));
     }
@@ -151,7 +151,7 @@ public class ModelMakerTests
         using var dir = new TempDirectory();
 
         Assert.ThrowsAny<ArgumentException>(() =>
-            ModelMaker.WriteLlama(dir.File("x.gguf"), new LlamaModelSpec { VocabSize = 600 }, SpmTokenizerTrainer.Default(512)));
+            ModelMaker.Write(dir.File("x.gguf"), new LlamaModelSpec { VocabSize = 600 }, SpmTokenizerTrainer.Default(512)));
     }
 
     [Fact]
@@ -175,7 +175,7 @@ public class TokenizerMetadataTests
     {
         using var dir = new TempDirectory();
         var vocab = SpmTokenizerTrainer.Default(512);
-        ModelMaker.WriteLlama(dir.File("m.gguf"), new LlamaModelSpec(), vocab);
+        ModelMaker.Write(dir.File("m.gguf"), new LlamaModelSpec(), vocab);
 
         var read = TokenizerMetadata.Read(GgufFile.Read(dir.File("m.gguf")).Metadata);
 

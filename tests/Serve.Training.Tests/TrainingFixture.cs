@@ -61,8 +61,12 @@ public sealed class TrainingFixture : IDisposable
     }
 }
 
+/// <summary>
+/// One collection for every test that runs TorchSharp: training reseeds libtorch's global generator every step, so
+/// two trainings in parallel would change each other's dropout draws (and break the bit-exact resume test).
+/// </summary>
 [CollectionDefinition(Name)]
-public sealed class TrainingCollection : ICollectionFixture<TrainingFixture>
+public sealed class TrainingCollection : ICollectionFixture<TrainingFixture>, ICollectionFixture<ArchitectureFixture>
 {
     public const string Name = "training models";
 }

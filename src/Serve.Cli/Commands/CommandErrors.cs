@@ -10,17 +10,39 @@ internal static class CommandErrors
 
     public static int Guard(ParseResult parseResult, Func<int> action)
     {
+        ArgumentNullException.ThrowIfNull(action);
         try
         {
             return action();
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException
-                                      or NotSupportedException or FormatException or KeyNotFoundException or GgufFormatException)
+        catch (Exception e) when (IsExpected(e))
         {
-            var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
-            parseResult.InvocationConfiguration.Error.WriteLine($"error: {message}");
-            return ExitInvalid;
+            return Report(parseResult, e);
         }
+    }
+
+    /// <summary>The same for an asynchronous command action.</summary>
+    public static async Task<int> GuardAsync(ParseResult parseResult, Func<Task<int>> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            return Report(parseResult, e);
+        }
+    }
+
+    private static bool IsExpected(Exception e) => e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException
+        or NotSupportedException or FormatException or KeyNotFoundException or GgufFormatException;
+
+    private static int Report(ParseResult parseResult, Exception e)
+    {
+        var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
+        parseResult.InvocationConfiguration.Error.WriteLine($"error: {message}");
+        return ExitInvalid;
     }
 
     public static string Size(long bytes) => bytes switch

@@ -28,7 +28,7 @@ internal static class EvalCommand
         {
             basePath, adapter, data, pattern, maxTokens, show, minRate, threads,
         };
-        command.SetAction(parseResult => CommandErrors.Guard(parseResult, () =>
+        command.SetAction((parseResult, cancellationToken) => CommandErrors.GuardAsync(parseResult, async () =>
         {
             var output = parseResult.InvocationConfiguration.Output;
             if (parseResult.GetValue(minRate) is { } asked && (parseResult.GetValue(pattern) is null || asked is < 0 or > 1))
@@ -48,8 +48,8 @@ internal static class EvalCommand
             var adapterPath = parseResult.GetValue(adapter)!.FullName;
             if (!File.Exists(adapterPath)) throw new FileNotFoundException($"The adapter '{adapterPath}' does not exist.");
             var name = Path.GetFileNameWithoutExtension(adapterPath);
-            var result = BehaviourEval.RunAsync(parseResult.GetValue(basePath)!.FullName, Path.GetDirectoryName(adapterPath)!, name, examples,
-                parseResult.GetValue(threads) is > 0 and var t ? t : null, maxTokens: parseResult.GetValue(maxTokens)).GetAwaiter().GetResult();
+            var result = await BehaviourEval.RunAsync(parseResult.GetValue(basePath)!.FullName, Path.GetDirectoryName(adapterPath)!, name, examples,
+                parseResult.GetValue(threads) is > 0 and var t ? t : null, maxTokens: parseResult.GetValue(maxTokens), cancellationToken: cancellationToken).ConfigureAwait(false);
 
             double Rate(Func<BehaviourRow, bool> hit) => result.Rows.Count == 0 ? 0 : result.Rows.Count(hit) / (double)result.Rows.Count;
             var basePattern = regex is null ? (double?)null : Rate(r => regex.IsMatch(r.BaseAnswer));

@@ -48,7 +48,7 @@ internal static class MakeDefaultModelCommand
             };
             options.Validate(); // before minutes of work
             var initial = path + ".init.gguf";
-            ModelMaker.WriteLlama(initial, spec, SpmTokenizerTrainer.Default(spec.VocabSize));
+            ModelMaker.Write(initial, spec, SpmTokenizerTrainer.Default(spec.VocabSize));
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[1/3] tokenizer ({spec.VocabSize} pieces, learned from the corpus) and random weights: {spec.ParameterCount:N0} parameters, embd {spec.EmbeddingLength}, {spec.BlockCount} layers, seed {spec.Seed} ({clock.Elapsed.TotalSeconds:F1} s)"));
             try

@@ -48,7 +48,7 @@ internal static class MakeModelCommand
             };
             spec.Validate(); // before training a tokenizer for a spec that cannot be written
             var path = parseResult.GetValue(output)!.FullName;
-            ModelMaker.WriteLlama(path, spec, SpmTokenizerTrainer.Default(spec.VocabSize));
+            ModelMaker.Write(path, spec, SpmTokenizerTrainer.Default(spec.VocabSize));
 
             parseResult.InvocationConfiguration.Output.WriteLine(
                 $"wrote {path} ({CommandErrors.Size(new FileInfo(path).Length)}): llama, {spec.ParameterCount:N0} parameters, " +

@@ -37,13 +37,14 @@ internal sealed class ReplicaOptionSet
     /// Before any work: asks each replica which base model it serves. An unreachable one is a warning (it may be
     /// up by the time the version is ready); one serving another base is an error, since it would refuse the adapter.
     /// </summary>
-    public bool Preflight(ParseResult p, string baseSha256, TextWriter o)
+    public async Task<bool> PreflightAsync(ParseResult p, string baseSha256, TextWriter o, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(o);
         var ok = true;
         foreach (var server in ServerList(p))
         {
             using var client = Client(p, server);
-            var (replicaBase, error) = client.BaseModelAsync(CancellationToken.None).GetAwaiter().GetResult();
+            var (replicaBase, error) = await client.BaseModelAsync(cancellationToken).ConfigureAwait(false);
             if (error is not null) o.WriteLine($"  WARNING replica {server}: {error}");
             else if (replicaBase is not null && !string.Equals(replicaBase, baseSha256, StringComparison.OrdinalIgnoreCase))
             {
@@ -59,15 +60,17 @@ internal sealed class ReplicaOptionSet
     /// Tells every replica (and Redis) to serve the version; prints one line per target. False when any did not
     /// take it (unreachable, refused): those keep serving what they had.
     /// </summary>
-    public bool Distribute(ParseResult p, string name, string path, AdapterVersion version, TextWriter o)
+    public async Task<bool> DistributeAsync(ParseResult p, string name, string path, AdapterVersion version, TextWriter o, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(version);
+        ArgumentNullException.ThrowIfNull(o);
         var ok = true;
         var servers = ServerList(p);
         if (servers.Count == 0 && p.GetValue(Redis) is null) o.WriteLine("      no replica to tell (--no-server)");
         foreach (var server in servers)
         {
             using var client = Client(p, server);
-            var outcome = client.LoadAsync(name, path, version.Sha256, version.BaseSha256, CancellationToken.None).GetAwaiter().GetResult();
+            var outcome = await client.LoadAsync(name, path, version.Sha256, version.BaseSha256, cancellationToken).ConfigureAwait(false);
             o.WriteLine(outcome.Loaded ? $"      {server}: {outcome.Message}, version {version.Version}"
                 : $"      WARNING {server}: {outcome.Message}; it keeps serving its previous version of '{name}'");
             ok &= outcome.Loaded;
@@ -76,8 +79,8 @@ internal sealed class ReplicaOptionSet
         {
             try
             {
-                var published = RedisPublisher.PublishAsync(redis, name, path, version, TimeSpan.FromSeconds(Math.Max(1, p.GetValue(Timeout))))
-                    .GetAwaiter().GetResult();
+                var published = await RedisPublisher.PublishAsync(redis, name, path, version, TimeSpan.FromSeconds(Math.Max(1, p.GetValue(Timeout))))
+                    .ConfigureAwait(false);
                 o.WriteLine($"      redis {redis}: current version of '{name}' is {published[..AdapterFileRegistry.VersionLength]} (event sent to syncing replicas)");
             }
             catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or InvalidOperationException)

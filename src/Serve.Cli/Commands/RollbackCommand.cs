@@ -17,7 +17,7 @@ internal static class RollbackCommand
         var replicas = new ReplicaOptionSet();
         var command = new Command("rollback", "Serve the previous (or --to) version of a published adapter again, on every replica") { name, to, registry };
         foreach (var option in replicas.All) command.Options.Add(option);
-        command.SetAction(p => CommandErrors.Guard(p, () =>
+        command.SetAction((p, cancellationToken) => CommandErrors.GuardAsync(p, async () =>
         {
             var o = p.InvocationConfiguration.Output;
             var adapterName = p.GetValue(name)!;
@@ -25,7 +25,7 @@ internal static class RollbackCommand
             var before = fileRegistry.Read(adapterName).CurrentVersion;
             var target = fileRegistry.Rollback(adapterName, p.GetValue(to));
             o.WriteLine($"{fileRegistry.CurrentPath(adapterName)} is now version {target.Version} (was {before?.Version ?? "none"})");
-            var ok = replicas.Distribute(p, adapterName, fileRegistry.VersionPath(adapterName, target.Version), target, o);
+            var ok = await replicas.DistributeAsync(p, adapterName, fileRegistry.VersionPath(adapterName, target.Version), target, o, cancellationToken).ConfigureAwait(false);
             o.WriteLine(ok ? $"rolled back '{adapterName}' to {target.Version}" : $"rolled back '{adapterName}' to {target.Version} in the registry, with warnings above (exit {PublishCommand.ExitNotEverywhere})");
             return ok ? 0 : PublishCommand.ExitNotEverywhere;
         }));

@@ -38,6 +38,7 @@ internal sealed class TrainingOptionSet
     public Option<int> EvalEvery { get; } = new("--eval-every") { Description = "Held-out loss every N steps (0 = at the end)", DefaultValueFactory = _ => D.EvalEvery };
     public Option<int> Patience { get; } = new("--patience") { Description = "Early stop after N evaluations without improvement (0 = off)", DefaultValueFactory = _ => D.EarlyStoppingPatience };
     public Option<bool> TrainOnPrompt { get; } = new("--train-on-prompt") { Description = "Take the loss on prompt tokens too (default: assistant answers only)" };
+    public Option<bool> Packing { get; } = new("--packing") { Description = "Pack several examples into each sequence (attention and positions never cross examples; same loss, less padding)" };
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed (initialisation, order, dropout, split)", DefaultValueFactory = _ => D.Seed };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda, cuda:N", DefaultValueFactory = _ => D.Device };
     public Option<int> LogEvery { get; } = new("--log-every") { Description = "Progress line every N steps", DefaultValueFactory = _ => D.LogEvery };
@@ -48,7 +49,7 @@ internal sealed class TrainingOptionSet
     public IEnumerable<Option> All =>
     [
         QLora, NoDoubleQuant, Rank, Alpha, Dropout, RsLora, Targets, Epochs, MaxSteps, LearningRate, Warmup, MinLr, WeightDecay, BatchSize,
-        Accumulation, Clip, GradientCheckpointing, MaxLength, Truncation, EvalSplit, EvalEvery, Patience, TrainOnPrompt, Seed, Device, LogEvery, Threads,
+        Accumulation, Clip, GradientCheckpointing, MaxLength, Truncation, EvalSplit, EvalEvery, Patience, TrainOnPrompt, Packing, Seed, Device, LogEvery, Threads,
     ];
 
     /// <summary>The options as parsed; checkpoints are off (a publish trains in a fresh work directory).</summary>
@@ -68,7 +69,7 @@ internal sealed class TrainingOptionSet
             BatchSize = p.GetValue(BatchSize), GradientAccumulation = p.GetValue(Accumulation), MaxGradNorm = p.GetValue(Clip),
             GradientCheckpointing = p.GetValue(GradientCheckpointing), MaxLength = p.GetValue(MaxLength), Truncation = Enum.Parse<TruncationMode>(p.GetValue(Truncation)!, ignoreCase: true),
             EvalSplit = p.GetValue(EvalSplit), EvalEvery = p.GetValue(EvalEvery), EarlyStoppingPatience = p.GetValue(Patience),
-            TrainOnPrompt = p.GetValue(TrainOnPrompt), Seed = p.GetValue(Seed), Device = p.GetValue(Device)!,
+            TrainOnPrompt = p.GetValue(TrainOnPrompt), Packing = p.GetValue(Packing), Seed = p.GetValue(Seed), Device = p.GetValue(Device)!,
             CheckpointEvery = 0, LogEvery = p.GetValue(LogEvery),
         };
         options.Validate();
@@ -83,6 +84,6 @@ internal sealed class TrainingOptionSet
         string.Create(CultureInfo.InvariantCulture,
             $"epochs {o.Epochs} max-steps {o.MaxSteps} lr {o.LearningRate} warmup {o.WarmupRatio} min-lr-ratio {o.MinLearningRateRatio} weight-decay {o.WeightDecay} batch-size {o.BatchSize} grad-accum {o.GradientAccumulation} max-grad-norm {o.MaxGradNorm} gradient-checkpointing {o.GradientCheckpointing}"),
         string.Create(CultureInfo.InvariantCulture,
-            $"max-length {(o.MaxLength == 0 ? "auto" : o.MaxLength)} truncation {o.Truncation.ToString().ToLowerInvariant()} eval-split {o.EvalSplit} eval-every {o.EvalEvery} patience {o.EarlyStoppingPatience} train-on-prompt {o.TrainOnPrompt} seed {o.Seed} device {o.Device} threads {TorchSharp.torch.get_num_threads()}"),
+            $"max-length {(o.MaxLength == 0 ? "auto" : o.MaxLength)} truncation {o.Truncation.ToString().ToLowerInvariant()} eval-split {o.EvalSplit} eval-every {o.EvalEvery} patience {o.EarlyStoppingPatience} train-on-prompt {o.TrainOnPrompt} packing {o.Packing} seed {o.Seed} device {o.Device} threads {TorchSharp.torch.get_num_threads()}"),
     ];
 }

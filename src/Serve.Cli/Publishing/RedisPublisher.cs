@@ -19,7 +19,9 @@ public static class RedisPublisher
         while (!store.Connection.IsConnected && DateTime.UtcNow < deadline) await Task.Delay(100).ConfigureAwait(false);
         if (!store.Connection.IsConnected) throw new TimeoutException($"Redis at {connection} did not answer within {timeout.TotalSeconds:F0} s");
         var bytes = await File.ReadAllBytesAsync(path).ConfigureAwait(false);
-        var info = new AdapterInfo(name, version.Sha256, path, version.Rank, version.Alpha, "llama", version.BaseSha256, bytes.LongLength,
+        string architecture;
+        using (var file = Serve.Gguf.GgufFile.Read(path)) architecture = file.Architecture ?? "llama";
+        var info = new AdapterInfo(name, version.Sha256, path, version.Rank, version.Alpha, architecture, version.BaseSha256, bytes.LongLength,
             version.Created, IsLoaded: false, IsPinned: false, ActiveSequences: 0, new Dictionary<string, string>());
         var record = await new RedisAdapterRegistry(store).PublishAsync(info, bytes).ConfigureAwait(false);
         return record.Version;

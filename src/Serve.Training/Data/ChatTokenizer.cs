@@ -1,54 +1,58 @@
 using Serve.Llama;
-using Serve.Templates;
 
 namespace Serve.Training.Data;
 
 /// <summary>
-/// Turns conversations into training tokens exactly as the server will see them: the same chat template
-/// (<see cref="ChatTemplate"/>: the model's tokenizer.chat_template, or ChatML when it has none, as the server does)
+/// Turns conversations into training tokens exactly as the server will see them: llama.cpp's chat template
+/// (<see cref="LlamaChatTemplate.Apply(LlamaModel, string?, IReadOnlyList{ValueTuple{string, string}}, bool)"/>)
 /// and tokenizer (add special, parse special). The prompt of assistant turn j is the template applied to the
 /// messages before it with the assistant opening added; its answer runs from there to the end-of-turn token
-/// (EOT, or EOS without one), which is trained too so the model learns to stop.
+/// (EOT, or EOS without one), which is trained too so the model learns to stop. The template is applied by an
+/// <see cref="IChatTemplateRenderer"/>: by default the server's own Jinja formatter (Serve.Templates), tool calls
+/// included. Plain-text
+/// examples are tokenized with BOS, trained whole, and end with EOS.
 /// </summary>
 public sealed class ChatTokenizer
 {
     private readonly LlamaModel _model;
+    private readonly IChatTemplateRenderer _renderer;
     private readonly int _endOfTurn;
-    private readonly ChatTemplate _template;
 
     /// <param name="model">A model loaded with VocabOnly (enough for template and tokenizer).</param>
-    public ChatTokenizer(LlamaModel model)
+    /// <param name="renderer">How conversations become text; null for the server's Jinja formatter (<see cref="JinjaChatTemplateRenderer"/>).</param>
+    public ChatTokenizer(LlamaModel model, IChatTemplateRenderer? renderer = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
+        _renderer = renderer ?? new JinjaChatTemplateRenderer(model);
         _endOfTurn = model.Vocab.Eot != LlamaVocab.NullToken ? model.Vocab.Eot : model.Vocab.Eos;
         if (_endOfTurn == LlamaVocab.NullToken) throw new ArgumentException("the model has neither an EOT nor an EOS token");
-        var vocab = model.Vocab;
-        _template = ChatTemplate.ForModel(model.ChatTemplate, vocab.Bos == LlamaVocab.NullToken ? "" : vocab.GetText(vocab.Bos),
-            vocab.Eos == LlamaVocab.NullToken ? "" : vocab.GetText(vocab.Eos), vocab.AddBos);
+        if (model.ChatTemplate is null) throw new ArgumentException("the model has no chat template (tokenizer.chat_template)");
     }
 
     public int EndOfTurnToken => _endOfTurn;
 
     /// <summary>The server's prompt for a conversation that ends before an assistant turn.</summary>
-    public int[] Prompt(IReadOnlyList<(string Role, string Content)> messages) =>
-        _model.Vocab.Tokenize(Format(messages, addAssistant: true), addSpecial: true, parseSpecial: true);
+    public int[] Prompt(IReadOnlyList<(string Role, string Content)> messages) => Prompt(new ChatExample(0, messages), messages.Count);
 
-    private string Format(IReadOnlyList<(string Role, string Content)> messages, bool addAssistant) =>
-        _template.Render(messages.Select(m => new ChatTurn(m.Role, m.Content)).ToList(), addGenerationPrompt: addAssistant);
+    private int[] Prompt(ChatExample conversation, int messageCount) =>
+        _model.Vocab.Tokenize(_renderer.Render(conversation, messageCount, addAssistant: true), addSpecial: true, parseSpecial: true);
 
     /// <summary>Tokens and loss mask of a whole conversation; only assistant answers (and their EOT) are trained unless <paramref name="trainOnPrompt"/>.</summary>
     public TokenizedExample Encode(ChatExample example, bool trainOnPrompt = false)
     {
         ArgumentNullException.ThrowIfNull(example);
+        if (example.Text is { } text) return EncodeText(example.Line, text);
+        if (example.UsesTools && !_renderer.SupportsTools)
+            throw new NotSupportedException($"line {example.Line}: tool calls and tool messages need a chat template renderer that knows tools (the Jinja engine); this one renders roles and content only");
         var messages = example.Messages;
-        var fullText = Format(messages, addAssistant: false);
+        var fullText = _renderer.Render(example, messages.Count, addAssistant: false);
         var full = _model.Vocab.Tokenize(fullText, addSpecial: true, parseSpecial: true);
         var trained = new bool[full.Length];
         var end = 0;
         for (var j = 0; j < messages.Count; j++)
         {
             if (messages[j].Role != "assistant") continue;
-            var prompt = Prompt([.. messages.Take(j)]);
+            var prompt = Prompt(example, j);
             if (prompt.Length > full.Length || !full.AsSpan(0, prompt.Length).SequenceEqual(prompt))
                 throw new InvalidDataException($"line {example.Line}: the chat template's tokens for turn {j} are not a prefix of the whole conversation's; the server's prompt would differ from training");
             var stop = Array.IndexOf(full, _endOfTurn, prompt.Length);
@@ -61,5 +65,16 @@ public sealed class ChatTokenizer
         var mask = trained[..end];
         if (trainOnPrompt) for (var i = 1; i < mask.Length; i++) mask[i] = true;
         return new TokenizedExample(example.Line, tokens, mask);
+    }
+
+    private TokenizedExample EncodeText(int line, string text)
+    {
+        var eos = _model.Vocab.Eos;
+        if (eos == LlamaVocab.NullToken) throw new InvalidDataException($"line {line}: plain text ends with EOS and the model has none");
+        int[] tokens = [.. _model.Vocab.Tokenize(text, addSpecial: true, parseSpecial: false), eos];
+        var trained = new bool[tokens.Length];
+        Array.Fill(trained, true);
+        trained[0] = false;
+        return new TokenizedExample(line, tokens, trained);
     }
 }

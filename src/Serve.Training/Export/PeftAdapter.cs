@@ -12,7 +12,8 @@ namespace Serve.Training.Export;
 /// Hugging Face PEFT LoRA adapters (adapter_config.json + adapter_model.safetensors) to and from our factors.
 /// PEFT addresses Hugging Face's llama, whose q/k rows are in the rotate-halves RoPE layout: within each head, row
 /// c·(d/2)+i there is row 2i+c in GGUF (convert_hf_to_gguf permutes the base weights the same way). So the rows of
-/// lora_B for q and k are permuted on the way out and back on the way in; A, v, o and the MLP need nothing.
+/// lora_B for q and k are permuted on the way out and back on the way in; A, v, o and the MLP need nothing. qwen2,
+/// qwen3 and gemma rotate halves in GGUF too, so theirs pass unchanged.
 /// </summary>
 public static partial class PeftAdapter
 {
@@ -24,15 +25,18 @@ public static partial class PeftAdapter
 
     public static void Export(string directory, IReadOnlyList<LoraFactor> factors, LoraOptions lora, LlamaConfig config, string? baseModel = null)
     {
+        ArgumentNullException.ThrowIfNull(factors);
+        ArgumentNullException.ThrowIfNull(config);
+        RequireSeparateProjections(config, factors.Any(f => f.IsFused));
         Directory.CreateDirectory(directory);
         var tensors = new List<(string, long[], float[])>();
         foreach (var f in factors.OrderBy(f => f.Layer).ThenBy(f => LoraTargetOrder(f.Target)))
         {
             var prefix = $"base_model.model.model.layers.{f.Layer}.{LoraTarget.PeftModule(f.Target)}";
-            var b = f.Target switch
+            var b = (f.Target, config.RopeMode) switch
             {
-                "q" => PermuteRows(f.B, f.Rank, config.HeadCount, config.HeadDim, toHuggingFace: true),
-                "k" => PermuteRows(f.B, f.Rank, config.HeadCountKv, config.HeadDim, toHuggingFace: true),
+                ("q", RopeMode.Norm) => PermuteRows(f.B, f.Rank, config.HeadCount, config.HeadDim, toHuggingFace: true),
+                ("k", RopeMode.Norm) => PermuteRows(f.B, f.Rank, config.HeadCountKv, config.HeadDim, toHuggingFace: true),
                 _ => f.B,
             };
             tensors.Add(($"{prefix}.lora_A.weight", [f.Rank, f.In], f.A));
@@ -67,6 +71,7 @@ public static partial class PeftAdapter
         if (!File.Exists(configPath)) throw new FileNotFoundException($"no {ConfigFile} in {directory}", configPath);
         if (!File.Exists(weightsPath)) throw new FileNotFoundException($"no {WeightsFile} in {directory}", weightsPath);
         var config = LlamaConfig.FromGguf(baseModel);
+        RequireSeparateProjections(config, baseModel.TryGetTensor("blk.0.attn_qkv.weight", out _));
 
         using var document = JsonDocument.Parse(File.ReadAllText(configPath));
         var root = document.RootElement;
@@ -101,10 +106,10 @@ public static partial class PeftAdapter
             long nIn = baseTensor.Shape[0], nOut = baseTensor.Shape[1];
             if (!entry.AShape!.SequenceEqual([rank, nIn]) || !entry.BShape!.SequenceEqual([nOut, rank]))
                 throw new InvalidDataException($"{baseName}: PEFT factors [{string.Join(",", entry.AShape!)}] and [{string.Join(",", entry.BShape!)}] do not fit the base [{nOut}, {nIn}] at rank {rank}");
-            var b = target switch
+            var b = (target, config.RopeMode) switch
             {
-                "q" => PermuteRows(entry.B, rank, config.HeadCount, config.HeadDim, toHuggingFace: false),
-                "k" => PermuteRows(entry.B, rank, config.HeadCountKv, config.HeadDim, toHuggingFace: false),
+                ("q", RopeMode.Norm) => PermuteRows(entry.B, rank, config.HeadCount, config.HeadDim, toHuggingFace: false),
+                ("k", RopeMode.Norm) => PermuteRows(entry.B, rank, config.HeadCountKv, config.HeadDim, toHuggingFace: false),
                 _ => entry.B,
             };
             factors.Add(new LoraFactor(baseName, layer, target, rank, nIn, nOut, entry.A, b));
@@ -138,6 +143,16 @@ public static partial class PeftAdapter
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// Hugging Face's phi3 has fused qkv_proj and gate_up_proj modules, which this mapping does not name; its q/k rows are
+    /// already in RoPE-halves order for every architecture but llama, so only llama's rows are permuted.
+    /// </summary>
+    private static void RequireSeparateProjections(LlamaConfig config, bool fused)
+    {
+        if (fused || config.Architecture == "phi3")
+            throw new NotSupportedException($"PEFT export/import of fused projections ({config.Architecture}: qkv_proj, gate_up_proj) is not supported; use the GGUF adapter");
     }
 
     private static int LoraTargetOrder(string target) => LoraTarget.All.ToList().IndexOf(target);

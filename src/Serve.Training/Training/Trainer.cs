@@ -40,7 +40,10 @@ public sealed class Trainer
         _options = options;
         _outputs = outputs ?? throw new ArgumentNullException(nameof(outputs));
         _log = log ?? TextWriter.Null;
+        _packRowLength = data.Train.Concat(data.Eval).Max(e => e.Tokens.Length);
     }
+
+    private readonly int _packRowLength;
 
     /// <summary>SHA-256 of the base model file (the adapter records it; the server checks it).</summary>
     public string? BaseModelSha256 { get; init; }
@@ -131,8 +134,8 @@ public sealed class Trainer
             foreach (var examples in micro)
             {
                 using var scope = NewDisposeScope();
-                using var batch = TrainingBatch.Create(examples, PadToken, device);
-                var logits = model.forward(batch.Inputs);
+                using var batch = MakeBatch(examples, device);
+                var logits = batch.Forward(model);
                 var loss = batch.LossSum(logits);
                 lossSum += loss.item<float>();
                 (loss / trainedTokens).backward();
@@ -211,7 +214,7 @@ public sealed class Trainer
         if (!interrupted)
         {
             if (stoppedEarly && lastEval is null && _data.Eval.Count > 0) lastEval = Evaluate(model, device);
-            GgufAdapterWriter.Write(_outputs.AdapterPath, "llama", options.Lora.Scale, GgufAdapterWriter.Factors(model), new AdapterMetadata
+            GgufAdapterWriter.Write(_outputs.AdapterPath, model.Config.Architecture, options.Lora.Scale, GgufAdapterWriter.Factors(model), new AdapterMetadata
             {
                 Name = Path.GetFileNameWithoutExtension(_outputs.AdapterPath),
                 BaseModelSha256 = BaseModelSha256,
@@ -252,8 +255,8 @@ public sealed class Trainer
         {
             using var scope = NewDisposeScope();
             var examples = _data.Eval.Skip(i).Take(_options.BatchSize).ToArray();
-            using var batch = TrainingBatch.Create(examples, PadToken, device);
-            sum += batch.LossSum(model.forward(batch.Inputs)).item<float>();
+            using var batch = MakeBatch(examples, device);
+            sum += batch.LossSum(batch.Forward(model)).item<float>();
             count += batch.TrainedTokens;
         }
         model.train();
@@ -261,6 +264,11 @@ public sealed class Trainer
     }
 
     /// <summary>The examples of global micro-batch m: epoch m / perEpoch, in that epoch's seeded order.</summary>
+    /// <summary>A micro-batch padded row by row, or with <see cref="TrainingOptions.Packing"/> packed into rows as long as the longest example.</summary>
+    private TrainingBatch MakeBatch(IReadOnlyList<TokenizedExample> examples, Device device) => _options.Packing
+        ? TrainingBatch.CreatePacked(examples, _packRowLength, PadToken, device)
+        : TrainingBatch.Create(examples, PadToken, device);
+
     private TokenizedExample[] MicroBatch(int m)
     {
         var perEpoch = MicroBatchesPerEpoch;

@@ -56,6 +56,12 @@ public sealed record TrainingOptions
 
     public double EarlyStoppingMinDelta { get; init; } = 1e-4;
     public bool TrainOnPrompt { get; init; }
+
+    /// <summary>
+    /// Pack each micro-batch's examples into rows as long as the longest training example instead of padding every
+    /// example to the longest in the batch; attention and positions never cross examples, so the loss is the same.
+    /// </summary>
+    public bool Packing { get; init; }
     public int Seed { get; init; } = 42;
     public string Device { get; init; } = "cpu";
 

@@ -15,15 +15,31 @@ public static class TrainingSession
 {
     public const int DefaultMaxLength = 512;
 
-    public static TokenizedDataset LoadData(string basePath, string dataPath, string? evalDataPath, TrainingOptions options, TextWriter log, out int maxLength)
+    /// <param name="renderer">
+    /// Chat formatting for the base's vocab model; null for llama.cpp's built-in template matcher, which refuses
+    /// conversations with tool calls (all such lines are reported). The Jinja template engine plugs in here.
+    /// </param>
+    public static TokenizedDataset LoadData(string basePath, string dataPath, string? evalDataPath, TrainingOptions options, TextWriter log, out int maxLength,
+        Func<LlamaModel, IChatTemplateRenderer>? renderer = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(log);
         var examples = JsonlChatReader.Read(dataPath);
         var evalExamples = evalDataPath is null ? null : JsonlChatReader.Read(evalDataPath);
         using var vocab = LlamaModel.Load(basePath, new LlamaModelOptions { VocabOnly = true });
+        var chat = renderer?.Invoke(vocab) ?? new JinjaChatTemplateRenderer(vocab);
+        if (!chat.SupportsTools)
+        {
+            foreach (var (path, set) in new[] { (dataPath, examples), (evalDataPath, evalExamples ?? []) })
+            {
+                var toolLines = set.Where(e => e.UsesTools).Select(e => new DatasetLineError(e.Line, "tool calls or tool messages need the Jinja chat template engine; llama.cpp's built-in template matcher renders roles and content only")).ToList();
+                if (toolLines.Count > 0) throw new DatasetException(path!, toolLines);
+            }
+        }
         int context;
         using (var file = GgufFile.Read(basePath)) context = LlamaConfig.FromGguf(file).ContextLength;
         maxLength = options.MaxLength > 0 ? options.MaxLength : Math.Min(DefaultMaxLength, context);
-        var data = TokenizedDataset.Build(examples, new ChatTokenizer(vocab), maxLength, options.Truncation, evalExamples is null ? options.EvalSplit : 0,
+        var data = TokenizedDataset.Build(examples, new ChatTokenizer(vocab, chat), maxLength, options.Truncation, evalExamples is null ? options.EvalSplit : 0,
             options.Seed, options.TrainOnPrompt, evalExamples);
         var tokens = data.Train.Sum(e => (long)e.Tokens.Length);
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
