@@ -29,15 +29,14 @@ public sealed class ArchitectureCliTests(ArchitectureFixture fixture)
     }
 
     [Fact]
-    public void Train_ToolCallDataWithoutTheTemplateEngine_Exit2NamingEveryLine()
+    public void Train_ToolCallData_IsRenderedByTheServersTemplateEngine_AndTrains()
     {
         var data = fixture.TempPath("cli-tools.jsonl");
         const string call = """{"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","tool_calls":[{"id":"1","type":"function","function":{"name":"weather","arguments":"{}"}}]},{"role":"tool","tool_call_id":"1","content":"rain"},{"role":"assistant","content":"Rain."}]}""";
-        File.WriteAllLines(data, [call, """{"prompt":"a","completion":"b"}""", call]);
-        var (code, _, error) = Run("train", "--base", fixture.ModelPath("llama"), "--data", data, "--out", fixture.TempPath("cli-tools.gguf"));
-        Assert.Equal(2, code);
-        Assert.Contains("line 1:", error);
-        Assert.Contains("line 3:", error);
-        Assert.Contains("Jinja", error);
+        File.WriteAllLines(data, [call, """{"prompt":"a","completion":"b"}""", call, call, call, call]);
+        var adapter = fixture.TempPath("cli-tools.gguf");
+        var (code, _, error) = Run("train", "--base", fixture.ModelPath("llama"), "--data", data, "--out", adapter, "--max-steps", "2");
+        Assert.True(code == 0, error);
+        Assert.True(File.Exists(adapter));
     }
 }

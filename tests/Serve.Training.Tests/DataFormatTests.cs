@@ -81,15 +81,19 @@ public sealed class DataFormatTests(TrainingFixture fixture)
 
         using var model = LlamaModel.Load(fixture.ModelPath, new LlamaModelOptions { VocabOnly = true });
         // llama.cpp's built-in matcher cannot render tool calls: a clear error, never a silently different prompt.
-        var refused = Assert.Throws<NotSupportedException>(() => new ChatTokenizer(model).Encode(example));
+        var refused = Assert.Throws<NotSupportedException>(() => new ChatTokenizer(model, new LlamaCppChatTemplateRenderer(model)).Encode(example));
         Assert.Contains("line 1", refused.Message);
 
-        // With a renderer that knows tools (the Jinja engine in production), both assistant turns are trained.
-        var encoded = new ChatTokenizer(model, new ToolEchoRenderer()).Encode(example);
-        var text = model.Vocab.Detokenize([.. encoded.Tokens.Where((_, i) => encoded.Trained[i])], removeSpecial: false, unparseSpecial: true);
-        Assert.Contains("weather", text);
-        Assert.Contains("It rains.", text);
-        Assert.DoesNotContain("Oslo?", text);
+        // With a renderer that knows tools, both assistant turns are trained: a test renderer, and the default (the
+        // server's Jinja formatter), whose trained text holds the call and the final answer but not the user's words.
+        foreach (var tokenizer in new[] { new ChatTokenizer(model, new ToolEchoRenderer()), new ChatTokenizer(model) })
+        {
+            var encoded = tokenizer.Encode(example);
+            var text = model.Vocab.Detokenize([.. encoded.Tokens.Where((_, i) => encoded.Trained[i])], removeSpecial: false, unparseSpecial: true);
+            Assert.Contains("weather", text);
+            Assert.Contains("It rains.", text);
+            Assert.DoesNotContain("Oslo?", text);
+        }
     }
 
     [Fact]
