@@ -67,6 +67,7 @@ internal static class PublishCommand
             var evalPath = p.GetValue(evalData)?.FullName;
             var servers = replicas.ServerList(p);
             var fileRegistry = new AdapterFileRegistry(registryDir);
+            foreach (var stale in fileRegistry.RemoveStaleTempFiles(TimeSpan.FromMinutes(1))) o.WriteLine($"removed {stale}, left by a write that did not finish");
             var previous = fileRegistry.Read(adapterName).CurrentVersion;
 
             o.WriteLine($"serve publish {adapterName}: {dataPath}{(evalPath is null ? "" : $", held out {evalPath}")}");
