@@ -310,6 +310,8 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         Require(o.PrefixCacheSlots >= 0, $"PrefixCacheSlots must not be negative, got {o.PrefixCacheSlots}.");
         Require(o.DefaultMaxTokens >= 1, $"DefaultMaxTokens must be at least 1, got {o.DefaultMaxTokens}.");
         Require(o.Threads is null or >= 1, $"Threads must be at least 1, got {o.Threads}.");
+        Require(o.ClientRunningShare is > 0 and <= 1, $"ClientRunningShare must be in (0, 1], got {o.ClientRunningShare}.");
+        Require(o.ClientQueueShare is > 0 and <= 1, $"ClientQueueShare must be in (0, 1], got {o.ClientQueueShare}.");
     }
 
     public ValueTask DisposeAsync()

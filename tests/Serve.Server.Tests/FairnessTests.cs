@@ -1,0 +1,67 @@
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace Serve.Server.Tests;
+
+/// <summary>
+/// Issue 17, "one client stalls everyone": a client with many long streams holds at most its share of sequences and
+/// queue places, and another client's request starts at once and finishes while the noisy ones still run. Counted in
+/// scheduler steps, never in time.
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class FairnessTests(ServerFixture fixture)
+{
+    [Fact]
+    public async Task NoisyClient_HoldsItsShare_AndAVictimIsServedAtOnce()
+    {
+        await using var server = await TestServer.StartAsync(fixture.ModelPath, null, new Dictionary<string, string?>
+        {
+            ["Serve:ApiKeys:0"] = "noisy-key",
+            ["Serve:ApiKeys:1"] = "victim-key",
+            ["Serve:Engine:MaxSequences"] = "4",
+            ["Serve:Engine:MaxQueuedRequests"] = "16",
+            // Noisy streams far longer than the test: it must not matter when they would have ended.
+            ["Serve:Engine:ContextPerSequence"] = "8192",
+            ["Serve:MaxCompletionTokens"] = "8000",
+        });
+        var engine = server.Engine;
+        using var noisy = server.Client("noisy-key");
+        using var cancel = new CancellationTokenSource();
+        // Ten long streams: two run (half of 4 sequences), four wait (a quarter of 16 places), four are refused at once.
+        var streams = Enumerable.Range(0, 10).Select(i => Task.Run(async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+            {
+                Content = new StringContent(Http.Chat("base", $"Tell me a long story number {i}.", 8000, ",\"stream\":true,\"ignore_eos\":true"), System.Text.Encoding.UTF8, "application/json"),
+            };
+            var response = await noisy.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+            return response;
+        })).ToList();
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!(streams.Count(t => t.IsCompleted && t.Result.StatusCode == HttpStatusCode.ServiceUnavailable) == 4 && engine.Status is { Running: 2, Waiting: 4 })
+               && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        var refused = streams.Where(t => t.IsCompleted && t.Result.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
+        Assert.Equal(4, refused.Count);
+        Assert.Equal("engine_overloaded", (await refused[0].Result.ErrorAsync(503)).GetProperty("code").GetString());
+        Assert.Equal(2, engine.Status.Running);
+        Assert.Equal(4, engine.Status.Waiting);
+
+        // The victim's short request runs beside the noisy ones: its 8 tokens plus the HTTP round trip (the noisy
+        // streams step on meanwhile) take far fewer steps than the ~8000 a noisy stream needs to free its sequence.
+        using var victim = server.Client("victim-key");
+        var before = engine.Status.Steps;
+        await (await victim.PostJsonAsync("v1/chat/completions", Http.Chat("base", "hi", 8, ",\"ignore_eos\":true"))).JsonAsync();
+        var steps = engine.Status.Steps - before;
+        Assert.True(steps < 1000, $"the victim's 8 tokens took {steps} scheduler steps");
+        Assert.Equal(2, engine.Status.Running); // the noisy streams are still going, at their share
+        Assert.True(engine.Status.Waiting >= 3);
+
+        await cancel.CancelAsync();
+        foreach (var s in streams)
+        {
+            try { (await s).Dispose(); } catch (OperationCanceledException) { }
+        }
+    }
+}
