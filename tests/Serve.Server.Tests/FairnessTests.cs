@@ -65,3 +65,46 @@ public sealed class FairnessTests(ServerFixture fixture)
         }
     }
 }
+
+/// <summary>A stream whose client stops reading is ended after Serve:StreamStallTimeout and its sequence freed.</summary>
+[Collection(ServerCollection.Name)]
+public sealed class StalledStreamTests(ServerFixture fixture)
+{
+    [Fact]
+    public async Task StreamWhoseClientStopsReading_IsEnded_AndItsSequenceFreed()
+    {
+        await using var server = await TestServer.StartAsync(fixture.ModelPath, null, new Dictionary<string, string?>
+        {
+            ["Serve:StreamStallTimeout"] = "00:00:01",
+            ["Serve:Engine:ContextPerSequence"] = "4096",
+            ["Serve:MaxCompletionTokens"] = "4000",
+        });
+        var engine = server.Engine;
+        var stalledBefore = await StalledCountAsync(server);
+        // Large events (20 alternatives per token) and a small receive buffer: the socket and Kestrel's buffers fill
+        // after a few hundred of the 4000 tokens, and the client never reads a byte.
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp)
+        {
+            ReceiveBufferSize = 4096,
+        };
+        await socket.ConnectAsync(server.Address.Host, server.Address.Port);
+        var body = Http.Chat("base", "Tell me everything.", 4000, ",\"stream\":true,\"ignore_eos\":true,\"logprobs\":true,\"top_logprobs\":20");
+        var request = $"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {System.Text.Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}";
+        await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes(request));
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (engine.Status.Running == 0 && engine.Status.GeneratedTokens == 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        while (engine.Status.Running > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(0, engine.Status.Running);
+        Assert.True(engine.Status.GeneratedTokens < 4000, $"the stalled stream ran to its end ({engine.Status.GeneratedTokens} tokens)");
+        Assert.Equal(stalledBefore + 1, await StalledCountAsync(server));
+    }
+
+    private static async Task<double> StalledCountAsync(TestServer server)
+    {
+        using var client = server.Client();
+        var text = await client.GetStringAsync("metrics");
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("serve_streams_stalled_total ", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

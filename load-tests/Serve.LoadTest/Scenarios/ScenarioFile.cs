@@ -69,6 +69,8 @@ public static class ScenarioFile
             w.PromptTokens.Validate($"{where} promptTokens");
             w.OutputTokens.Validate($"{where} outputTokens");
             if (w.StreamFraction is < 0 or > 1) throw new ScenarioException($"{where}: streamFraction must be in [0,1]");
+            if (w.Heavy is { } heavy && (heavy.GrammarAlternatives is < 1 || heavy.SchemaEnumValues is < 1 || heavy.PromptBytes is < 1))
+                throw new ScenarioException($"{where}: heavy sizes must be >= 1");
             if (w.StallAfterHeaders is { } stall && (stall <= TimeSpan.Zero || w.StreamFraction == 0))
                 throw new ScenarioException($"{where}: stallAfterHeaders must be > 0 and needs streaming requests (streamFraction > 0)");
             if (w.Repeat is { } r && (r.Fraction is < 0 or > 1 || r.Pool < 1))

@@ -19,6 +19,8 @@ public sealed record WorkloadSpec
     /// this long, then closes. Recorded as failed with kind "stalled"; null = read every response.
     /// </summary>
     public TimeSpan? StallAfterHeaders { get; init; }
+    /// <summary>Requests whose preparation is expensive for the server (heavy-preparation scenarios); null = none.</summary>
+    public HeavyPayloadSpec? Heavy { get; init; }
 
     public double Temperature { get; init; } = 0.7;
 

@@ -12,6 +12,8 @@ public sealed class SseWriter(HttpResponse response)
     private static readonly byte[] Prefix = "data: "u8.ToArray();
     private static readonly byte[] Separator = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+    private static readonly Prometheus.Counter StalledStreams = Prometheus.Metrics.CreateCounter(
+        "serve_streams_stalled_total", "Streams ended because the client stopped reading for Serve:StreamStallTimeout.");
 
     public void Start()
     {
@@ -54,6 +56,7 @@ public sealed class SseWriter(HttpResponse response)
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (await Task.WhenAny(pending, Task.Delay(timeout, timer.Token)).ConfigureAwait(false) != pending)
         {
+            StalledStreams.Inc();
             response.HttpContext.Abort();
             throw new OperationCanceledException("The client stopped reading the stream.", response.HttpContext.RequestAborted);
         }
