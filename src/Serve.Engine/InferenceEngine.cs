@@ -157,6 +157,9 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         return System.Text.Encoding.UTF8.GetByteCount(text) > 2L * LongestTokenBytes * tokens;
     }
 
+    /// <summary>The most UTF-8 bytes a prompt that fits the context can have (beyond it, <see cref="IsCertainlyLongerThan"/>).</summary>
+    public long MaxPromptBytes => 2L * LongestTokenBytes * Options.ContextPerSequence!.Value;
+
     private int LongestTokenBytes => _longestTokenBytes ??= Math.Max(1, Enumerable.Range(0, _model.Vocab.Count).Max(t => _model.Vocab.TokenToPiece(t, special: true).Length));
     private int? _longestTokenBytes;
 

@@ -156,7 +156,7 @@ internal sealed class BatchScheduler : IDisposable
     private void Admit()
     {
         // fairness hook: offered client by client (FairRequestQueue.Order), each client within its running share.
-        foreach (var s in _waiting.Count == 0 ? [] : _fair.Order(_waiting, w => w.Request.ClientId))
+        foreach (var s in _waiting.Count == 0 || _running.Count >= _options.MaxSequences ? [] : _fair.Order(_waiting, w => w.Request.ClientId))
         {
             if (_running.Count >= _options.MaxSequences) break;
             if (!_fair.CanStart(s.Request.ClientId)) continue;

@@ -13,7 +13,10 @@ public sealed class ServerOptions
     /// <summary>Bearer key for /admin; none configured = /admin answers loopback clients only.</summary>
     public string? AdminKey { get; set; }
 
-    /// <summary>Largest JSON body accepted on /v1 (413 beyond).</summary>
+    /// <summary>
+    /// Largest JSON body accepted on /v1 (413 beyond); once the model is loaded, less when no request that fits its
+    /// context could need that much (see RequestSizeMiddleware).
+    /// </summary>
     [Range(1024, long.MaxValue)]
     public long MaxRequestBodyBytes { get; set; } = 2 * 1024 * 1024;
 
