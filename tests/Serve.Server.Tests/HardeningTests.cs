@@ -122,6 +122,50 @@ public sealed class HardeningTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task RegisterByPath_StopsCopyingWhenTheClientLeaves()
+    {
+        var allowed = Path.Combine(fixture.Directory, "import-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(allowed);
+        await using var server = await TestServer.StartAsync(fixture.ModelPath, null, new Dictionary<string, string?>
+        {
+            ["Serve:AdapterImportDirectories:0"] = allowed,
+        });
+        var fifo = Path.Combine(allowed, "endless.gguf");
+        using (var mkfifo = Process.Start("mkfifo", fifo)) await mkfifo.WaitForExitAsync();
+        const long cap = 4L << 30; // beyond the 1 GiB upload limit: only the client leaving ends the copy below 1 GiB
+        var fed = 0L;
+        var started = new TaskCompletionSource();
+        var feeder = Task.Run(() =>
+        {
+            try
+            {
+                using var writer = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+                var chunk = new byte[8192];
+                while (fed < cap)
+                {
+                    writer.Write(chunk);
+                    fed += chunk.Length;
+                    if (fed >= 1 << 20) started.TrySetResult();
+                }
+                return "cap";
+            }
+            catch (IOException)
+            {
+                return "closed"; // the server stopped reading and closed the FIFO
+            }
+        });
+        using var cancel = new CancellationTokenSource();
+        using var admin = server.Client();
+        var request = admin.PostJsonAsync("admin/adapters", Register("endless", fifo), cancel.Token);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(60)); // the copy is under way: a megabyte went in
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+        Assert.Equal("closed", await feeder.WaitAsync(TimeSpan.FromSeconds(120)));
+        Assert.True(fed < 1L << 30, $"{fed} bytes were copied after the client left");
+        Assert.Null(server.Engine.Adapters.Find("endless"));
+    }
+
+    [Fact]
     public async Task AdapterName_EndingInANewline_IsRefused()
     {
         using var admin = fixture.AdminClient();
