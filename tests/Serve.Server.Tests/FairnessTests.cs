@@ -54,7 +54,8 @@ public sealed class FairnessTests(ServerFixture fixture)
         var before = engine.Status.Steps;
         await (await victim.PostJsonAsync("v1/chat/completions", Http.Chat("base", "hi", 8, ",\"ignore_eos\":true"))).JsonAsync();
         var steps = engine.Status.Steps - before;
-        Assert.True(steps < 1000, $"the victim's 8 tokens took {steps} scheduler steps");
+        // Half a noisy stream: on the old first-in first-out queue the victim waited for a whole one to end.
+        Assert.True(steps < 4000, $"the victim's 8 tokens took {steps} scheduler steps");
         Assert.Equal(2, engine.Status.Running); // the noisy streams are still going, at their share
         Assert.True(engine.Status.Waiting >= 3);
 
