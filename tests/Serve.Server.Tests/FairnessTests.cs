@@ -27,21 +27,26 @@ public sealed class FairnessTests(ServerFixture fixture)
         var engine = server.Engine;
         using var noisy = server.Client("noisy-key");
         using var cancel = new CancellationTokenSource();
-        // Ten long streams: two run (half of 4 sequences), four wait (a quarter of 16 places), four are refused at once.
-        var streams = Enumerable.Range(0, 10).Select(i => Task.Run(async () =>
+        // Ten long streams, one after another (each seen by the engine before the next is sent): two run (half of 4
+        // sequences), four wait (a quarter of 16 places), four are refused at once.
+        Task<HttpResponseMessage> Send(int i) => Task.Run(async () =>
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
             {
                 Content = new StringContent(Http.Chat("base", $"Tell me a long story number {i}.", 8000, ",\"stream\":true,\"ignore_eos\":true"), System.Text.Encoding.UTF8, "application/json"),
             };
-            var response = await noisy.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
-            return response;
-        })).ToList();
-
+            return await noisy.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+        });
+        var streams = new List<Task<HttpResponseMessage>>();
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!(streams.Count(t => t.IsCompleted && t.Result.StatusCode == HttpStatusCode.ServiceUnavailable) == 4 && engine.Status is { Running: 2, Waiting: 4 })
-               && DateTime.UtcNow < deadline)
-            await Task.Delay(20);
+        for (var i = 0; i < 10; i++)
+        {
+            var stream = Send(i);
+            streams.Add(stream);
+            var accepted = Math.Min(i + 1, 6);
+            while (!(engine.Status.Running + engine.Status.Waiting == accepted && (i < 6 || stream.IsCompleted)) && DateTime.UtcNow < deadline)
+                await Task.Delay(5);
+        }
         var refused = streams.Where(t => t.IsCompleted && t.Result.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
         Assert.Equal(4, refused.Count);
         Assert.Equal("engine_overloaded", (await refused[0].Result.ErrorAsync(503)).GetProperty("code").GetString());
