@@ -34,6 +34,15 @@ public sealed record EngineOptions
     /// <summary>Requests waiting for a sequence slot beyond which new requests are refused (EngineOverloadedException).</summary>
     public int MaxQueuedRequests { get; init; } = 256;
 
+    /// <summary>
+    /// Share of MaxSequences one client (GenerationRequest.ClientId) may run at once, at least one sequence. Held even
+    /// when the client is alone: running sequences are never preempted, so free ones are what lets a newcomer start.
+    /// </summary>
+    public double ClientRunningShare { get; init; } = 0.5;
+
+    /// <summary>Share of MaxQueuedRequests one client may hold (at least one place); beyond it its requests are refused.</summary>
+    public double ClientQueueShare { get; init; } = 0.25;
+
     /// <summary>Adapter slots: adapters resident at once in the adapter pool (LRU beyond; pinned and in-use adapters are never evicted).</summary>
     public int MaxLoadedAdapters { get; init; } = 8;
 

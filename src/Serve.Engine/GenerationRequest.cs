@@ -31,4 +31,11 @@ public sealed record GenerationRequest
 
     /// <summary>Keep going past end-of-generation tokens (benchmarks).</summary>
     public bool IgnoreEos { get; init; }
+
+    /// <summary>
+    /// Who asked (the server: a hash of the API key, or the client address), for fairness between clients: each
+    /// holds at most a share of the running sequences and queue places (EngineOptions.ClientRunningShare,
+    /// ClientQueueShare) and clients take turns. Null: an in-process caller, not limited.
+    /// </summary>
+    public string? ClientId { get; init; }
 }

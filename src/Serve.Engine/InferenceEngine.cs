@@ -161,6 +161,24 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
+    /// True when text is sure to need more than tokens tokens, judged from its UTF-8 length alone: no token covers more
+    /// bytes than the vocabulary's longest piece (twice that, for tokenizers that normalize text). Lets a huge prompt
+    /// be refused in microseconds instead of being tokenized first.
+    /// </summary>
+    public bool IsCertainlyLongerThan(string text, int tokens)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if ((long)text.Length * 3 <= 2L * LongestTokenBytes * tokens) return false; // UTF-8 is at most 3 bytes per UTF-16 unit
+        return System.Text.Encoding.UTF8.GetByteCount(text) > 2L * LongestTokenBytes * tokens;
+    }
+
+    /// <summary>The most UTF-8 bytes a prompt that fits the context can have (beyond it, <see cref="IsCertainlyLongerThan"/>).</summary>
+    public long MaxPromptBytes => 2L * LongestTokenBytes * Options.ContextPerSequence!.Value;
+
+    private int LongestTokenBytes => _longestTokenBytes ??= Math.Max(1, Enumerable.Range(0, _model.Vocab.Count).Max(t => _model.Vocab.TokenToPiece(t, special: true).Length));
+    private int? _longestTokenBytes;
+
+    /// <summary>
     /// Queues a request and streams its updates: GenerationStarted, GenerationDelta*, GenerationCompleted. Invalid
     /// requests throw (InvalidGenerationRequestException, ContextLengthExceededException, AdapterNotFoundException)
     /// from the first MoveNextAsync, before anything is queued; a full queue throws EngineOverloadedException.
@@ -224,10 +242,15 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             text = request.Prompt ?? throw new InvalidGenerationRequestException("Give messages or a prompt.", "messages");
         }
 
-        var prompt = Tokenize(text);
         var param = request.Messages is null ? "prompt" : "messages";
-        if (prompt.Length == 0) throw new InvalidGenerationRequestException("The prompt is empty.", param);
         var limit = Options.ContextPerSequence!.Value;
+        // hardening (issue 17): the cheap byte-length bound before the full tokenization of a huge prompt.
+        if (IsCertainlyLongerThan(text, limit))
+            throw new ContextLengthExceededException(
+                $"This model's maximum context length is {limit} tokens. However, your {param} is {System.Text.Encoding.UTF8.GetByteCount(text)} bytes long, more than {limit} tokens can hold.",
+                limit, limit);
+        var prompt = Tokenize(text);
+        if (prompt.Length == 0) throw new InvalidGenerationRequestException("The prompt is empty.", param);
         if (prompt.Length >= limit)
             throw new ContextLengthExceededException(
                 $"This model's maximum context length is {limit} tokens. However, your {param} resulted in {prompt.Length} tokens.", prompt.Length, limit);
@@ -300,6 +323,8 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         Require(o.PrefixCacheSlots >= 0, $"PrefixCacheSlots must not be negative, got {o.PrefixCacheSlots}.");
         Require(o.DefaultMaxTokens >= 1, $"DefaultMaxTokens must be at least 1, got {o.DefaultMaxTokens}.");
         Require(o.Threads is null or >= 1, $"Threads must be at least 1, got {o.Threads}.");
+        Require(o.ClientRunningShare is > 0 and <= 1, $"ClientRunningShare must be in (0, 1], got {o.ClientRunningShare}.");
+        Require(o.ClientQueueShare is > 0 and <= 1, $"ClientQueueShare must be in (0, 1], got {o.ClientQueueShare}.");
     }
 
     public ValueTask DisposeAsync()

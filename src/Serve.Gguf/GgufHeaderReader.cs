@@ -45,7 +45,7 @@ internal sealed class GgufHeaderReader
             throw new GgufFormatException($"Not a GGUF file: only {_length} bytes", 0);
         var magic = Take(4, "magic");
         if (!magic.SequenceEqual("GGUF"u8))
-            throw new GgufFormatException($"Not a GGUF file: magic is {Printable(magic)}, expected \"GGUF\"", 0);
+            throw new GgufFormatException("Not a GGUF file: it does not start with the magic \"GGUF\"", 0); // never echo the bytes: they may be any file's
 
         long at = _pos;
         uint version = U32("version");
@@ -343,13 +343,6 @@ internal sealed class GgufHeaderReader
             result = 0;
             return false;
         }
-    }
-
-    private static string Printable(ReadOnlySpan<byte> b)
-    {
-        var sb = new StringBuilder("\"");
-        foreach (var c in b) sb.Append(c is >= 0x20 and < 0x7F ? (char)c : '?');
-        return sb.Append('"').ToString();
     }
 
     private static string Shorten(string s) => s.Length <= 80 ? s : s[..80] + "...";

@@ -21,6 +21,37 @@ public sealed class AdapterFileRegistryTests : IDisposable
     }
 
     [Fact]
+    public void RemoveStaleTempFiles_ClearsWhatACrashedPublishLeft_AndKeepsFreshOnesAndRealFiles()
+    {
+        var registry = new AdapterFileRegistry(Path.Combine(_dir, "crashed"));
+        var a = Adapter("one");
+        var v = registry.Publish("x", a, Record(a));
+        var versions = Path.GetDirectoryName(registry.VersionPath("x", v.Version))!;
+        var stale = new[]
+        {
+            Path.Combine(registry.Directory, $".x.gguf.{Guid.NewGuid():N}.tmp"),
+            Path.Combine(versions, $".history.json.{Guid.NewGuid():N}.tmp"),
+            Path.Combine(versions, $".{v.Version}.gguf.{Guid.NewGuid():N}.tmp"),
+        };
+        foreach (var path in stale)
+        {
+            File.WriteAllText(path, "half a file");
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddHours(-2));
+        }
+        var fresh = Path.Combine(registry.Directory, $".y.gguf.{Guid.NewGuid():N}.tmp"); // a publish in progress
+        File.WriteAllText(fresh, "being written");
+
+        var removed = registry.RemoveStaleTempFiles(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(stale.Order(), removed.Order());
+        Assert.All(stale, path => Assert.False(File.Exists(path)));
+        Assert.True(File.Exists(fresh));
+        Assert.True(File.Exists(registry.CurrentPath("x")));
+        Assert.True(File.Exists(registry.VersionPath("x", v.Version)));
+        Assert.Equal([v.Version], registry.Read("x").Current);
+    }
+
+    [Fact]
     public void Publish_KeepsEveryVersion_CurrentIsTheNewest_RollbackPopsThenPushes()
     {
         var registry = new AdapterFileRegistry(Path.Combine(_dir, "reg"));

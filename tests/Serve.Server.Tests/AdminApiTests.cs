@@ -88,7 +88,9 @@ public sealed class AdminApiTests(ServerFixture fixture)
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         await (await admin.PutAsync("admin/adapters/garbage", content)).ErrorAsync(400);
         await (await admin.PostJsonAsync("admin/adapters", JsonSerializer.Serialize(new { name = "base", path = fixture.Source("extra") }))).ErrorAsync(400);
-        await (await admin.PostJsonAsync("admin/adapters", JsonSerializer.Serialize(new { name = "x", path = "/no/such/file.gguf" }))).ErrorAsync(400);
+        // Outside the import directories: 403 (HardeningTests); inside, a missing file is a 400.
+        await (await admin.PostJsonAsync("admin/adapters", JsonSerializer.Serialize(new { name = "x", path = "/no/such/file.gguf" }))).ErrorAsync(403);
+        await (await admin.PostJsonAsync("admin/adapters", JsonSerializer.Serialize(new { name = "x", path = fixture.Source("no-such-file") }))).ErrorAsync(400);
         await (await admin.PostJsonAsync("admin/adapters", "{\"path\":\"x\"}")).ErrorAsync(400);
     }
 

@@ -14,7 +14,11 @@ public sealed class ResponseCacheTests(ServerFixture fixture)
     [Fact]
     public async Task SingleNode_GreedyRepeat_IsByteIdenticalHit_AndReplacedAdapterMisses()
     {
-        await using var server = await TestServer.StartAsync(fixture.ModelPath, null, new Dictionary<string, string?> { ["Serve:Cache:Enabled"] = "true" });
+        await using var server = await TestServer.StartAsync(fixture.ModelPath, null, new Dictionary<string, string?>
+        {
+            ["Serve:Cache:Enabled"] = "true",
+            ["Serve:AdapterImportDirectories:0"] = fixture.Sources,
+        });
         using var admin = server.Client();
         await (await admin.PostJsonAsync("admin/adapters", $$"""{"name":"cached","path":{{System.Text.Json.JsonSerializer.Serialize(fixture.Source("a"))}}}""")).JsonAsync(201);
         using var client = server.Client();

@@ -49,6 +49,7 @@ public sealed class ServerFixture : IAsyncLifetime
         {
             ["Serve:ApiKeys:0"] = ApiKey,
             ["Serve:AdminKey"] = AdminKey,
+            ["Serve:AdapterImportDirectories:0"] = Sources,
         });
     }
 

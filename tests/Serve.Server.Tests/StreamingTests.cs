@@ -153,6 +153,8 @@ public sealed class StreamingTests(ServerFixture fixture, Xunit.Abstractions.ITe
             ["Serve:ApiKeys:0"] = ServerFixture.ApiKey,
             ["Serve:Engine:MaxSequences"] = "4",
             ["Serve:Engine:ContextPerSequence"] = "4096",
+            // One client runs all four sequences here (by default it holds half of them: FairnessTests).
+            ["Serve:Engine:ClientRunningShare"] = "1",
         });
         var engine = server.Engine;
         using var client = server.Client(ServerFixture.ApiKey);

@@ -38,7 +38,7 @@ public sealed class OpenAiLoadClient : IDisposable
         _auth = string.IsNullOrEmpty(apiKey) ? null : new AuthenticationHeaderValue("Bearer", apiKey);
     }
 
-    public async Task<RequestOutcome> SendAsync(RequestPlan plan, byte[] body, EndpointKind endpoint, CancellationToken runToken)
+    public async Task<RequestOutcome> SendAsync(RequestPlan plan, byte[] body, EndpointKind endpoint, CancellationToken runToken, TimeSpan? stallAfterHeaders = null)
     {
         var outcome = new RequestOutcome();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(runToken);
@@ -61,6 +61,13 @@ public sealed class OpenAiLoadClient : IDisposable
                 var text = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
                 (outcome.ErrorKind, outcome.ErrorMessage) = ReadError(text, outcome.Status);
                 outcome.E2eUs = ElapsedUs(start);
+                return outcome;
+            }
+            if (plan.Stream && stallAfterHeaders is { } stall)
+            {
+                // A reader that stopped: the server sees a client that takes nothing more (not even the first event).
+                await Task.Delay(stall, timeout.Token).ConfigureAwait(false);
+                Fail(outcome, start, "stalled", $"stopped reading for {stall.TotalSeconds:0.#}s after the response headers (stallAfterHeaders)");
                 return outcome;
             }
             if (plan.Stream && IsEventStream(response))

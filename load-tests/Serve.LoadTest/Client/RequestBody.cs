@@ -15,16 +15,39 @@ public static class RequestBody
         {
             w.WriteStartObject();
             w.WriteString("model", plan.Adapter);
+            var heavy = workload.Heavy;
+            var prompt = heavy?.PromptBytes is { } bytes ? HeavyPrompt(bytes) : plan.Prompt;
             if (endpoint == EndpointKind.Chat)
             {
                 w.WriteStartArray("messages");
                 if (plan.SystemPrompt is not null) WriteMessage(w, "system", plan.SystemPrompt);
-                WriteMessage(w, "user", plan.Prompt);
+                WriteMessage(w, "user", prompt);
                 w.WriteEndArray();
             }
             else
             {
-                w.WriteString("prompt", plan.SystemPrompt is null ? plan.Prompt : plan.SystemPrompt + "\n\n" + plan.Prompt);
+                w.WriteString("prompt", plan.SystemPrompt is null ? prompt : plan.SystemPrompt + "\n\n" + prompt);
+            }
+            if (heavy?.GrammarAlternatives is { } alternatives)
+                w.WriteString("grammar", "root ::= " + string.Join(" | ", Enumerable.Range(0, alternatives).Select(i => $"\"w{i}\"")));
+            if (heavy?.SchemaEnumValues is { } values)
+            {
+                w.WriteStartObject("response_format");
+                w.WriteString("type", "json_schema");
+                w.WriteStartObject("json_schema");
+                w.WriteString("name", "heavy");
+                w.WriteStartObject("schema");
+                w.WriteString("type", "object");
+                w.WriteStartObject("properties");
+                w.WriteStartObject("value");
+                w.WriteStartArray("enum");
+                for (var i = 0; i < values; i++) w.WriteStringValue($"value-{i}");
+                w.WriteEndArray();
+                w.WriteEndObject();
+                w.WriteEndObject();
+                w.WriteEndObject();
+                w.WriteEndObject();
+                w.WriteEndObject();
             }
             w.WriteNumber("max_tokens", plan.MaxTokens);
             w.WriteNumber("temperature", plan.Temperature);
@@ -48,6 +71,15 @@ public static class RequestBody
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Plain words, exactly bytes long (ASCII).</summary>
+    private static string HeavyPrompt(int bytes)
+    {
+        const string words = "the quick brown fox jumps over the lazy dog ";
+        var text = new System.Text.StringBuilder(bytes + words.Length);
+        while (text.Length < bytes) text.Append(words);
+        return text.ToString(0, bytes);
     }
 
     private static void WriteMessage(Utf8JsonWriter w, string role, string content)

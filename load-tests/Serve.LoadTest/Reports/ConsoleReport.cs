@@ -28,7 +28,7 @@ public static class ConsoleReport
             }
             foreach (var t in s.Thresholds)
             {
-                var scope = t.Adapter is null ? "" : $" [{t.Adapter}]";
+                var scope = t.ScopeText;
                 var bound = (t.Min is { } min ? $" >= {min}" : "") + (t.Max is { } max ? $" <= {max}" : "");
                 sb.AppendLine($"  threshold {t.Metric}{scope}{bound}: actual {t.Actual:0.###} {(t.Passed ? "PASS" : "FAIL")}");
             }

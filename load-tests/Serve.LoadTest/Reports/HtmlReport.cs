@@ -46,7 +46,7 @@ public static class HtmlReport
                 foreach (var t in s.Thresholds)
                 {
                     table.Add(new XElement("tr",
-                        new XElement("td", t.Metric), new XElement("td", t.Adapter ?? "scenario"),
+                        new XElement("td", t.Metric), new XElement("td", t.ScopeText.Length == 0 ? "scenario" : t.ScopeText.Trim()[1..^1]),
                         new XElement("td", t.Min?.ToString(CultureInfo.InvariantCulture) ?? ""),
                         new XElement("td", t.Max?.ToString(CultureInfo.InvariantCulture) ?? ""),
                         new XElement("td", t.Actual.ToString("0.###", CultureInfo.InvariantCulture)),

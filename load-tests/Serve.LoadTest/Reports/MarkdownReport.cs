@@ -49,7 +49,7 @@ public static class MarkdownReport
                 foreach (var t in s.Thresholds)
                 {
                     var bound = string.Join(" and ", new[] { t.Min is { } min ? $">= {min}" : null, t.Max is { } max ? $"<= {max}" : null }.OfType<string>());
-                    sb.AppendLine($"| `{t.Metric}` | {t.Adapter ?? "scenario"} | {bound} | {t.Actual:0.###} | {(t.Passed ? "pass" : "**FAIL**")} |");
+                    sb.AppendLine($"| `{t.Metric}` | {(t.ScopeText.Length == 0 ? "scenario" : t.ScopeText.Trim()[1..^1])} | {bound} | {t.Actual:0.###} | {(t.Passed ? "pass" : "**FAIL**")} |");
                 }
             }
             if (charts.TryGetValue(s.Name, out var files))

@@ -21,6 +21,14 @@ public static class ReportBuilder
             .ToList();
         var (series, failures) = metrics.Read((buckets, failureTimes) =>
             (TimeSeries(buckets, metrics.IntervalSeconds, metrics.MeasuredEnd ?? 0), Window(null, 0, failureTimes)));
+        var phases = metrics.Phases.Select(p => new PhaseReport
+        {
+            Name = p.Name,
+            Kind = p.Kind,
+            Start = Math.Round(p.Start, 3),
+            End = Math.Round(p.End, 3),
+            Stats = Stats(p.Name, metrics.PhaseStats.GetValueOrDefault(p.Name) ?? new StatsAccumulator(), Math.Max(p.End - p.Start, 1e-3), null, null),
+        }).ToList();
         return new ScenarioReport
         {
             Name = spec.Name,
@@ -28,17 +36,10 @@ public static class ReportBuilder
             MeasuredSeconds = Math.Round(seconds, 3),
             Stats = overall,
             Adapters = adapters,
-            Phases = metrics.Phases.Select(p => new PhaseReport
-            {
-                Name = p.Name,
-                Kind = p.Kind,
-                Start = Math.Round(p.Start, 3),
-                End = Math.Round(p.End, 3),
-                Stats = Stats(p.Name, metrics.PhaseStats.GetValueOrDefault(p.Name) ?? new StatsAccumulator(), Math.Max(p.End - p.Start, 1e-3), null, null),
-            }).ToList(),
+            Phases = phases,
             TimeSeries = series,
             Failures = failures,
-            Thresholds = ThresholdEvaluator.Evaluate(spec.Thresholds, overall, adapters),
+            Thresholds = ThresholdEvaluator.Evaluate(spec.Thresholds, overall, adapters, phases),
         };
     }
 

@@ -69,12 +69,22 @@ public static class ScenarioFile
             w.PromptTokens.Validate($"{where} promptTokens");
             w.OutputTokens.Validate($"{where} outputTokens");
             if (w.StreamFraction is < 0 or > 1) throw new ScenarioException($"{where}: streamFraction must be in [0,1]");
+            if (w.Heavy is { } heavy && (heavy.GrammarAlternatives is < 1 || heavy.SchemaEnumValues is < 1 || heavy.PromptBytes is < 1))
+                throw new ScenarioException($"{where}: heavy sizes must be >= 1");
+            if (w.StallAfterHeaders is { } stall && (stall <= TimeSpan.Zero || w.StreamFraction == 0))
+                throw new ScenarioException($"{where}: stallAfterHeaders must be > 0 and needs streaming requests (streamFraction > 0)");
             if (w.Repeat is { } r && (r.Fraction is < 0 or > 1 || r.Pool < 1))
                 throw new ScenarioException($"{where}: repeat needs fraction in [0,1] and pool >= 1");
             foreach (var t in s.Thresholds)
             {
                 if (!ThresholdMetric.IsKnown(t.Metric)) throw new ScenarioException($"{where}: unknown threshold metric '{t.Metric}'");
                 if (t.Min is null && t.Max is null) throw new ScenarioException($"{where}: threshold '{t.Metric}' has neither min nor max");
+                if (t.RelativeTo is not null && t.Phase is null) throw new ScenarioException($"{where}: threshold '{t.Metric}' has relativeTo but no phase");
+                if (t.Phase is not null && t.Adapter is not null) throw new ScenarioException($"{where}: threshold '{t.Metric}' names both a phase and an adapter");
+                foreach (var phase in new[] { t.Phase, t.RelativeTo }.OfType<string>())
+                {
+                    if (!s.Phases.Any(p => p.Name == phase)) throw new ScenarioException($"{where}: threshold '{t.Metric}' names phase '{phase}', which the scenario does not have");
+                }
             }
         }
         foreach (var h in spec.Hooks)

@@ -5,6 +5,8 @@ public sealed record ScenarioSpec
 {
     public string Name { get; init; } = "scenario";
     public WorkloadSpec Workload { get; init; } = new();
+    /// <summary>This scenario's own Bearer key (literal or "env:NAME"), so scenarios can be different clients; null = the target's.</summary>
+    public string? ApiKey { get; init; }
 
     /// <summary>Load at the first phase's starting level for this long; its requests are not measured.</summary>
     public TimeSpan WarmUp { get; init; }

@@ -11,4 +11,11 @@ public sealed record ThresholdSpec
 
     /// <summary>Null: the whole scenario. A name: that adapter. "*": every adapter on its own.</summary>
     public string? Adapter { get; init; }
+    /// <summary>A phase's name: the metric over the requests that started in that phase only.</summary>
+    public string? Phase { get; init; }
+    /// <summary>
+    /// Another phase's name: the bound is on the ratio of the metric in Phase to the same metric in this phase
+    /// (e.g. a victim's ttft.p95 under a noisy neighbour over its ttft.p95 alone, max 3).
+    /// </summary>
+    public string? RelativeTo { get; init; }
 }

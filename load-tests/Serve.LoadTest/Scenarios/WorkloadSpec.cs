@@ -14,6 +14,13 @@ public sealed record WorkloadSpec
 
     /// <summary>Fraction of requests sent with stream=true (1 = all streaming, 0 = none).</summary>
     public double StreamFraction { get; init; } = 1.0;
+    /// <summary>
+    /// A stalled reader (noisy-neighbour scenarios): a streamed request reads its response headers, then nothing for
+    /// this long, then closes. Recorded as failed with kind "stalled"; null = read every response.
+    /// </summary>
+    public TimeSpan? StallAfterHeaders { get; init; }
+    /// <summary>Requests whose preparation is expensive for the server (heavy-preparation scenarios); null = none.</summary>
+    public HeavyPayloadSpec? Heavy { get; init; }
 
     public double Temperature { get; init; } = 0.7;
 

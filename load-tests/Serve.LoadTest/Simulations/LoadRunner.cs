@@ -34,7 +34,9 @@ public static class LoadRunner
         var jsonlPath = options.OutputDirectory is null ? null : Path.Combine(options.OutputDirectory, ReportWriter.JsonlFile);
         var log = new RequestLogWriter(jsonlPath, LineJson);
         var clock = new RunClock();
-        var drivers = spec.Scenarios.Select(s => new ScenarioDriver(s, client, log, clock, spec.ReportInterval)).ToList();
+        // A scenario with its own key is its own client (noisy-neighbour runs: the server tells clients apart by key).
+        var ownClients = spec.Scenarios.Select(s => s.ApiKey is null ? null : new OpenAiLoadClient(spec.Target, ResolveKey(s.ApiKey))).ToList();
+        var drivers = spec.Scenarios.Select((s, i) => new ScenarioDriver(s, ownClients[i] ?? client, log, clock, spec.ReportInterval)).ToList();
         try
         {
             return await RunDriversAsync(spec, options, drivers, log, clock, jsonlPath, cancel).ConfigureAwait(false);
@@ -42,6 +44,7 @@ public static class LoadRunner
         finally
         {
             foreach (var d in drivers) d.Dispose();
+            foreach (var c in ownClients) c?.Dispose();
         }
     }
 

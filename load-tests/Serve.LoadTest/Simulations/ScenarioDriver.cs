@@ -214,7 +214,7 @@ public sealed class ScenarioDriver : IDisposable
             plan = _factory.Next();
             var body = RequestBody.Write(plan, _spec.Workload.Endpoint, _spec.Workload);
             start = _clock.Now;
-            outcome = await _client.SendAsync(plan, body, _spec.Workload.Endpoint, runToken).ConfigureAwait(false);
+            outcome = await _client.SendAsync(plan, body, _spec.Workload.Endpoint, runToken, _spec.Workload.StallAfterHeaders).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Any failure of one request is that request's result; the run goes on.
         catch (Exception e)

@@ -8,11 +8,16 @@ namespace Serve.LoadTest.Thresholds;
 public static class ThresholdEvaluator
 {
     public static IReadOnlyList<ThresholdResult> Evaluate(IReadOnlyList<ThresholdSpec> thresholds, StatsReport scenario,
-        IReadOnlyList<StatsReport> adapters)
+        IReadOnlyList<StatsReport> adapters, IReadOnlyList<PhaseReport>? phases = null)
     {
         var results = new List<ThresholdResult>();
         foreach (var t in thresholds)
         {
+            if (t.Phase is not null)
+            {
+                results.Add(EvaluatePhase(t, phases ?? []));
+                continue;
+            }
             IEnumerable<StatsReport> scopes = t.Adapter switch
             {
                 null => [scenario],
@@ -36,6 +41,31 @@ public static class ThresholdEvaluator
             }
         }
         return results;
+    }
+
+    /// <summary>A bound on one phase's metric, or on its ratio to another phase's (both must have samples).</summary>
+    private static ThresholdResult EvaluatePhase(ThresholdSpec t, IReadOnlyList<PhaseReport> phases)
+    {
+        var phase = phases.FirstOrDefault(p => p.Name == t.Phase)?.Stats ?? Empty(t.Phase!);
+        var actual = ThresholdMetric.Read(phase, t.Metric);
+        var sampled = !IsLatency(t.Metric) || SampleCount(phase, t.Metric) > 0;
+        if (t.RelativeTo is not null)
+        {
+            var reference = phases.FirstOrDefault(p => p.Name == t.RelativeTo)?.Stats ?? Empty(t.RelativeTo);
+            var baseline = ThresholdMetric.Read(reference, t.Metric);
+            sampled = sampled && (!IsLatency(t.Metric) || SampleCount(reference, t.Metric) > 0) && baseline > 0;
+            actual = baseline > 0 ? actual / baseline : double.PositiveInfinity;
+        }
+        return new ThresholdResult
+        {
+            Metric = t.Metric,
+            Phase = t.Phase,
+            RelativeTo = t.RelativeTo,
+            Min = t.Min,
+            Max = t.Max,
+            Actual = actual,
+            Passed = sampled && (t.Min is null || actual >= t.Min) && (t.Max is null || actual <= t.Max),
+        };
     }
 
     private static bool IsLatency(string metric) =>

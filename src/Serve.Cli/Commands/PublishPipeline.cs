@@ -62,6 +62,7 @@ internal sealed class PublishPipeline
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
+        foreach (var stale in _registry.RemoveStaleTempFiles(TimeSpan.FromMinutes(1))) _out.WriteLine($"removed {stale}, left by a write that did not finish");
         Describe();
         if (!await PreflightAsync(cancellationToken).ConfigureAwait(false))
         {

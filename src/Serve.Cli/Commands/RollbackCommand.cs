@@ -22,6 +22,7 @@ internal static class RollbackCommand
             var o = p.InvocationConfiguration.Output;
             var adapterName = p.GetValue(name)!;
             var fileRegistry = new AdapterFileRegistry(VersionsCommand.RegistryDirectory(p.GetValue(registry)));
+            foreach (var stale in fileRegistry.RemoveStaleTempFiles(TimeSpan.FromMinutes(1))) o.WriteLine($"removed {stale}, left by a write that did not finish");
             var before = fileRegistry.Read(adapterName).CurrentVersion;
             var target = fileRegistry.Rollback(adapterName, p.GetValue(to));
             o.WriteLine($"{fileRegistry.CurrentPath(adapterName)} is now version {target.Version} (was {before?.Version ?? "none"})");

@@ -42,6 +42,12 @@ public sealed class AdapterFileRegistry(string directory)
 
     public static string Sha256(string path) => Serve.Training.Training.TrainingSession.Sha256(path);
 
+    /// <summary>
+    /// Deletes the temp files that interrupted writes (a crash between writing and renaming) left in the registry and
+    /// its version folders; ones written within minAge are kept, as another publish may be writing them.
+    /// </summary>
+    public IReadOnlyList<string> RemoveStaleTempFiles(TimeSpan minAge) => Serve.Engine.Adapters.StaleTempFiles.Remove(Directory, minAge, recursive: true);
+
     /// <summary>The name's history; an empty one when it was never published.</summary>
     public AdapterHistory Read(string name)
     {

@@ -346,7 +346,8 @@ public sealed partial class AdapterCatalog : IDisposable
         Slots.Dispose();
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    // \A and \z: "$" also matches before a final "\n", which let "nl\n" through as a name (and a file "nl\n.gguf").
+    [GeneratedRegex(@"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]
     private static partial Regex NamePattern();
 
     private sealed class Entry(string name, string path, AdapterFile file, DateTime stamp, DateTimeOffset created)

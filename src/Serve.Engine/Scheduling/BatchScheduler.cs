@@ -28,6 +28,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly AutoResetEvent _wake = new(false);
     private readonly List<Sequence> _waiting = [];
     private readonly List<Sequence> _running = [];
+    private readonly FairRequestQueue _fair; // fairness hook (issue 17)
     private readonly KvSlot[] _slots;
     private readonly Dictionary<string, long> _groupServedAt = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(LlamaLoraAdapter Adapter, TaskCompletionSource Done)> _targetRequests = new();
@@ -51,6 +52,7 @@ internal sealed class BatchScheduler : IDisposable
         _meters = meters;
         _logger = logger;
         _slots = [.. Enumerable.Range(0, context.SeqMax).Select(i => new KvSlot(i))];
+        _fair = new FairRequestQueue(options.MaxSequences, options.MaxQueuedRequests, options.ClientRunningShare, options.ClientQueueShare); // fairness hook
         _batch = new LlamaBatch(context.BatchSize, adaptersPerToken: options.AdaptersPerToken);
         _status = Snapshot();
         _thread = new Thread(Run) { IsBackground = true, Name = "serve-scheduler" };
@@ -66,9 +68,13 @@ internal sealed class BatchScheduler : IDisposable
     public void Enqueue(Sequence sequence)
     {
         if (_stopping) throw new ObjectDisposedException(nameof(InferenceEngine));
+        // fairness hook: a client's own share of queue places first, then the queue's total.
+        if (!_fair.TryEnterQueue(sequence.Request.ClientId))
+            throw new EngineOverloadedException($"This client already has {_fair.QueueCap} requests waiting (its share of the queue); try again later.");
         if (Interlocked.Increment(ref _queued) > _options.MaxQueuedRequests)
         {
             Interlocked.Decrement(ref _queued);
+            _fair.LeftQueue(sequence.Request.ClientId); // fairness hook
             throw new EngineOverloadedException($"{_options.MaxQueuedRequests} requests are already waiting; try again later.");
         }
         _incoming.Enqueue(sequence);
@@ -169,6 +175,7 @@ internal sealed class BatchScheduler : IDisposable
             if (!s.CancelRequested) continue;
             _waiting.RemoveAt(i);
             Interlocked.Decrement(ref _queued);
+            _fair.LeftQueue(s.Request.ClientId); // fairness hook
             Complete(s, new OperationCanceledException("The request was cancelled."));
         }
         foreach (var s in _running.Where(s => s.CancelRequested).ToList())
@@ -177,9 +184,11 @@ internal sealed class BatchScheduler : IDisposable
 
     private void Admit()
     {
-        for (var i = 0; i < _waiting.Count && _running.Count < _options.MaxSequences; i++)
+        // fairness hook: offered client by client (FairRequestQueue.Order), each client within its running share.
+        foreach (var s in _waiting.Count == 0 || _running.Count >= _options.MaxSequences ? [] : _fair.Order(_waiting, w => w.Request.ClientId))
         {
-            var s = _waiting[i];
+            if (_running.Count >= _options.MaxSequences) break;
+            if (!_fair.CanStart(s.Request.ClientId)) continue;
             AdapterLease? lease;
             try
             {
@@ -187,14 +196,17 @@ internal sealed class BatchScheduler : IDisposable
             }
             catch (Exception e) when (e is EngineException or ObjectDisposedException)
             {
-                _waiting.RemoveAt(i--);
+                _waiting.Remove(s);
                 Interlocked.Decrement(ref _queued);
+                _fair.LeftQueue(s.Request.ClientId); // fairness hook
                 Complete(s, e);
                 continue;
             }
             if (lease is null) continue; // its adapters cannot be loaded until others are released
-            _waiting.RemoveAt(i--);
+            _waiting.Remove(s);
             Interlocked.Decrement(ref _queued);
+            _fair.LeftQueue(s.Request.ClientId); // fairness hook
+            _fair.Started(s.Request.ClientId); // fairness hook
             s.Lease = lease;
             AssignSlot(s);
             _running.Add(s);
@@ -433,7 +445,7 @@ internal sealed class BatchScheduler : IDisposable
     {
         if (s.Finished) return;
         s.Finished = true;
-        _running.Remove(s);
+        if (_running.Remove(s)) _fair.Finished(s.Request.ClientId); // fairness hook
         s.Lease?.Release();
         s.Sampler.Dispose();
         if (s.Slot is { } slot)

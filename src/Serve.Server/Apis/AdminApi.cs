@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Serve.Engine;
 using Serve.Engine.Adapters;
@@ -87,7 +88,10 @@ public static class AdminApi
         var body = await JsonBodyReader.ReadAsync(request, ServeJson.Context.RegisterAdapterBody, cancellationToken).ConfigureAwait(false);
         if (string.IsNullOrWhiteSpace(body.Name)) throw OpenAiException.BadRequest("Missing required parameter: 'name'.", "name", "missing_required_parameter");
         if (string.IsNullOrWhiteSpace(body.Path)) throw OpenAiException.BadRequest("Missing required parameter: 'path' (a GGUF file on the server).", "path", "missing_required_parameter");
-        var info = await Call(() => engine.Adapters.RegisterAsync(body.Name, Path.GetFullPath(body.Path), body.Load ?? true, cancellationToken)).ConfigureAwait(false);
+        // Only inside Serve:AdapterImportDirectories, size-limited, and copied on the request's token: a client that
+        // leaves stops the copy.
+        await using var source = AdapterImport.Open(body.Path, context.RequestServices.GetRequiredService<IOptionsMonitor<ServerOptions>>().CurrentValue);
+        var info = await Call(() => engine.Adapters.RegisterAsync(body.Name, source, body.Load ?? true, cancellationToken)).ConfigureAwait(false);
         return Created(info);
     }
 
@@ -99,14 +103,15 @@ public static class AdminApi
         string? name = context.Request.Query["name"];
         var load = !string.Equals(context.Request.Query["load"], "false", StringComparison.OrdinalIgnoreCase);
         // Fields before the file part set its name; the file streams straight into the engine (never buffered whole).
-        while (await reader.ReadNextSectionAsync(cancellationToken).ConfigureAwait(false) is { } section)
+        while (await NextSectionAsync(reader, cancellationToken).ConfigureAwait(false) is { } section)
         {
             if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)) continue;
             if (disposition.IsFileDisposition())
             {
                 name ??= Path.GetFileNameWithoutExtension(HeaderUtilities.RemoveQuotes(disposition.FileName).Value);
                 if (string.IsNullOrWhiteSpace(name)) throw OpenAiException.BadRequest("Give the adapter a 'name' field before the file part.", "name", "missing_required_parameter");
-                var info = await Call(() => engine.Adapters.RegisterAsync(name, section.Body, load, cancellationToken)).ConfigureAwait(false);
+                await using var part = new MultipartPartStream(section.Body, cancellationToken);
+                var info = await Call(() => engine.Adapters.RegisterAsync(name, part, load, cancellationToken)).ConfigureAwait(false);
                 return Created(info);
             }
             var field = HeaderUtilities.RemoveQuotes(disposition.Name).Value;
@@ -115,6 +120,19 @@ public static class AdminApi
             else if (field == "load") load = !string.Equals(value, "false", StringComparison.OrdinalIgnoreCase);
         }
         throw OpenAiException.BadRequest("The multipart body has no file part.", "file", "missing_required_parameter");
+    }
+
+    /// <summary>MultipartReader reports a malformed body (bad preamble, missing boundary, header limits) as IO errors: a 400.</summary>
+    private static async Task<MultipartSection?> NextSectionAsync(MultipartReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadNextSectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException and not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            throw OpenAiException.BadRequest("The multipart body is malformed: " + e.Message, "file", "invalid_multipart");
+        }
     }
 
     private static async Task<IResult> UploadRawAsync(string name, bool? load, HttpContext context, EngineHost host)

@@ -31,6 +31,7 @@ public static class ChatCompletionsApi
         var body = await JsonBodyReader.ReadAsync(context.Request, ServeJson.Context.ChatCompletionRequest, cancellationToken).ConfigureAwait(false);
         var engine = host.Require();
         var plan = RequestMapper.Map(body, engine, options.Value);
+        plan = plan with { Request = plan.Request with { ClientId = ClientIdentity.Of(context, options.Value) } }; // fairness between clients (issue 17)
         var cached = await context.RequestServices.GetRequiredService<ResponseCaching>().LookupAsync(context, engine, "chat/completions", plan).ConfigureAwait(false);
         if (cached.Served) return;
         await using var run = await GenerationRun.StartAsync(engine, plan.Request, cancellationToken).ConfigureAwait(false);

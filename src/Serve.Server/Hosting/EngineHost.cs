@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Serve.Engine;
+using Serve.Engine.Adapters;
 using Serve.Server.OpenAi;
 
 namespace Serve.Server.Hosting;
@@ -10,6 +11,7 @@ namespace Serve.Server.Hosting;
 /// </summary>
 public sealed class EngineHost(
     IOptions<EngineSettings> settings,
+    IOptions<ServerOptions> serverOptions,
     ILoggerFactory loggers,
     IHostApplicationLifetime lifetime) : IHostedService, IAsyncDisposable
 {
@@ -40,6 +42,7 @@ public sealed class EngineHost(
         {
             try
             {
+                RemoveStaleTempFiles(options.AdaptersDirectory);
                 var engine = InferenceEngine.Start(options, loggers, _stopping.Token);
                 Volatile.Write(ref _engine, engine);
                 _ready.TrySetResult(engine);
@@ -55,6 +58,14 @@ public sealed class EngineHost(
             }
         }, CancellationToken.None);
         return Task.CompletedTask;
+    }
+
+    /// <summary>A crash during an upload leaves its temp file (up to the upload limit in size): clear them before serving.</summary>
+    private void RemoveStaleTempFiles(string? directory)
+    {
+        if (directory is null) return;
+        foreach (var path in StaleTempFiles.Remove(Path.GetFullPath(directory), serverOptions.Value.StaleTempFileAge))
+            _logger.LogWarning("Removed {Path}, left by an adapter write that did not finish", path);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

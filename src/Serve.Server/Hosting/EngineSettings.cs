@@ -29,6 +29,10 @@ public sealed class EngineSettings
     [Range(1, 1 << 20)] public int? PrefillChunk { get; set; }
     [Range(0, 1 << 20)] public int? MaxQueuedRequests { get; set; }
     [Range(1, 1024)] public int? MaxLoadedAdapters { get; set; }
+    /// <summary>Share of MaxSequences one client (API key, or address without keys) may run at once.</summary>
+    [Range(0.01, 1.0)] public double? ClientRunningShare { get; set; }
+    /// <summary>Share of MaxQueuedRequests one client may hold.</summary>
+    [Range(0.001, 1.0)] public double? ClientQueueShare { get; set; }
     public bool? PrefixCache { get; set; }
     [Range(0, 4096)] public int? PrefixCacheSlots { get; set; }
     [Range(1, 1 << 20)] public int? DefaultMaxTokens { get; set; }
@@ -56,6 +60,8 @@ public sealed class EngineSettings
             PrefillChunk = PrefillChunk ?? o.PrefillChunk,
             MaxQueuedRequests = MaxQueuedRequests ?? o.MaxQueuedRequests,
             MaxLoadedAdapters = MaxLoadedAdapters ?? o.MaxLoadedAdapters,
+            ClientRunningShare = ClientRunningShare ?? o.ClientRunningShare,
+            ClientQueueShare = ClientQueueShare ?? o.ClientQueueShare,
             PrefixCache = PrefixCache ?? o.PrefixCache,
             PrefixCacheSlots = PrefixCacheSlots ?? o.PrefixCacheSlots,
             DefaultMaxTokens = DefaultMaxTokens ?? o.DefaultMaxTokens,

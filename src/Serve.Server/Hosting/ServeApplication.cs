@@ -40,6 +40,8 @@ public static class ServeApplication
         });
         builder.Configuration.AddCommandLine(args, Switches);
         configure?.Invoke(builder);
+        // Requests Kestrel refuses itself (414, 431, a %00 target) get OpenAI-shaped bodies too.
+        builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Use(KestrelRejectionBodies.Use)));
 
         var services = builder.Services;
         services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();

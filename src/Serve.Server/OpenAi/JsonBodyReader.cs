@@ -26,6 +26,7 @@ public static class JsonBodyReader
         var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
         if (!Utf8.IsValid(bytes.Span))
             throw OpenAiException.BadRequest("The request body is not valid UTF-8.", code: "invalid_json");
+        JsonStringCheck.RequireValidStrings(bytes.Span);
         JsonDocument document;
         try
         {

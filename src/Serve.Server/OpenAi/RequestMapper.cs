@@ -153,7 +153,7 @@ public static class RequestMapper
                 FrequencyPenalty = body.FrequencyPenalty ?? 0f,
                 RepetitionPenalty = body.RepetitionPenalty ?? 1f,
                 LogitBias = LogitBias(body.LogitBias),
-                Grammar = Grammar(body),
+                Grammar = Grammar(body, options),
             },
         };
     }
@@ -284,8 +284,14 @@ public static class RequestMapper
         return result;
     }
 
-    private static string? Grammar(GenerationRequestBody body)
+    private static string? Grammar(GenerationRequestBody body, ServerOptions options)
     {
+        // Limits first: a grammar is compiled on the request's task, but every token of the sequence is checked
+        // against it on the scheduler thread, which all requests share.
+        if (body.Grammar is { } grammar && Encoding.UTF8.GetByteCount(grammar) > options.MaxGrammarBytes)
+            throw OpenAiException.BadRequest($"The grammar is larger than this server's limit of {options.MaxGrammarBytes} bytes.", "grammar", "grammar_too_large");
+        if (body.ResponseFormat?.JsonSchema?.Schema is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } limited)
+            SchemaLimits.Check(limited, options.MaxSchemaBytes, options.MaxSchemaEnumValues);
         var format = body.ResponseFormat;
         string? fromFormat = null;
         switch (format?.Type)
@@ -318,10 +324,13 @@ public static class RequestMapper
     private static void CheckPromptTokens(ServerOptions options, InferenceEngine engine, Func<string> text, string param)
     {
         if (options.MaxPromptTokens is not { } limit) return;
+        var prompt = text();
+        if (engine.IsCertainlyLongerThan(prompt, limit))
+            throw OpenAiException.BadRequest($"The {param} is far longer than this server's limit of {limit} prompt tokens.", param, "context_length_exceeded");
         int count;
         try
         {
-            count = engine.CountTokens(text());
+            count = engine.CountTokens(prompt);
         }
         catch (Exception e) when (e is Serve.Llama.LlamaException or ArgumentException)
         {
