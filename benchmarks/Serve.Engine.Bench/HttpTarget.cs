@@ -22,7 +22,8 @@ internal sealed class HttpTarget(HttpClient client, string baseModel) : IStreamT
         };
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = JsonContent.Create(body) };
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        response.EnsureSuccessStatusCode();
+        if (!response.IsSuccessStatusCode)
+            throw new HttpRequestException($"{(int)response.StatusCode} from the server: {await response.Content.ReadAsStringAsync()}");
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         double ttft = -1;
         var tokens = 0;

@@ -86,6 +86,7 @@ await using var server = Serve.Server.Hosting.ServeApplication.Build(
     "--Serve:Engine:MaxSequences=8", "--Serve:Engine:ContextPerSequence=1024", "--Serve:Engine:PrefixCache=false",
     .. (threads > 0 ? new[] { $"--Serve:Engine:Threads={threads}" } : []),
     "--Logging:LogLevel:Default=Warning",
+    "--Serve:Engine:ClientRunningShare=1", // one trusted client: every sequence, as the engine in process gets
     "--Serve:Cache:Enabled=false", // the repeated greedy requests must reach the engine, not the response cache
 ]);
 await server.StartAsync();

@@ -26,6 +26,19 @@ public sealed class RedisStore : IAsyncDisposable
     /// <summary>Connects (without waiting for Redis to be up). Keys are prefixed with prefix (default "serve:").</summary>
     public static async Task<RedisStore> ConnectAsync(string connectionString, ILogger logger, string prefix = "serve:")
     {
+        var connection = await ConnectionMultiplexer.ConnectAsync(Options(connectionString)).ConfigureAwait(false);
+        return Wrap(connection, prefix, logger);
+    }
+
+    /// <summary>
+    /// As ConnectAsync, for a constructor (a DI singleton): it never waits for Redis to answer (AbortOnConnectFail is
+    /// off and the first connect is bounded by connectTimeout), so there is no task to block on.
+    /// </summary>
+    public static RedisStore Connect(string connectionString, ILogger logger, string prefix = "serve:") =>
+        Wrap(ConnectionMultiplexer.Connect(Options(connectionString)), prefix, logger);
+
+    private static ConfigurationOptions Options(string connectionString)
+    {
         var options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false; // keep retrying in the background: Redis may start after us
         // While disconnected, commands fail at once instead of queueing until a timeout: a dead Redis must cost a
@@ -36,7 +49,11 @@ public sealed class RedisStore : IAsyncDisposable
         if (!connectionString.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase)) options.ConnectTimeout = 2000;
         if (!connectionString.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase)) options.SyncTimeout = 1000;
         if (!connectionString.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase)) options.AsyncTimeout = 1000;
-        var connection = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
+        return options;
+    }
+
+    private static RedisStore Wrap(ConnectionMultiplexer connection, string prefix, ILogger logger)
+    {
         var store = new RedisStore(connection, prefix, logger);
         if (!connection.IsConnected) store.MarkDegraded("not connected yet");
         return store;

@@ -82,19 +82,22 @@ public sealed class StalledStreamTests(ServerFixture fixture)
         await using var server = await TestServer.StartAsync(fixture.ModelPath, null, new Dictionary<string, string?>
         {
             ["Serve:StreamStallTimeout"] = "00:00:01",
-            ["Serve:Engine:ContextPerSequence"] = "4096",
-            ["Serve:MaxCompletionTokens"] = "4000",
+            // Room for far more tokens than loopback's socket buffers (megabytes) and Kestrel's hold before the stall
+            // clock starts: the stream must be cut by the timeout, not by its length, however fast decoding is.
+            ["Serve:Engine:MaxSequences"] = "1",
+            ["Serve:Engine:ContextPerSequence"] = "16384",
+            ["Serve:MaxCompletionTokens"] = "16000",
         });
         var engine = server.Engine;
         var stalledBefore = await StalledCountAsync(server);
         // Large events (20 alternatives per token) and a small receive buffer: the socket and Kestrel's buffers fill
-        // after a few hundred of the 4000 tokens, and the client never reads a byte.
+        // long before the 16000 tokens, and the client never reads a byte.
         using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp)
         {
             ReceiveBufferSize = 4096,
         };
         await socket.ConnectAsync(server.Address.Host, server.Address.Port);
-        var body = Http.Chat("base", "Tell me everything.", 4000, ",\"stream\":true,\"ignore_eos\":true,\"logprobs\":true,\"top_logprobs\":20");
+        var body = Http.Chat("base", "Tell me everything.", 16000, ",\"stream\":true,\"ignore_eos\":true,\"logprobs\":true,\"top_logprobs\":20");
         var request = $"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {System.Text.Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}";
         await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes(request));
 
@@ -102,7 +105,7 @@ public sealed class StalledStreamTests(ServerFixture fixture)
         while (engine.Status.Running == 0 && engine.Status.GeneratedTokens == 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
         while (engine.Status.Running > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
         Assert.Equal(0, engine.Status.Running);
-        Assert.True(engine.Status.GeneratedTokens < 4000, $"the stalled stream ran to its end ({engine.Status.GeneratedTokens} tokens)");
+        Assert.True(engine.Status.GeneratedTokens < 16000, $"the stalled stream ran to its end ({engine.Status.GeneratedTokens} tokens)");
         Assert.Equal(stalledBefore + 1, await StalledCountAsync(server));
     }
 

@@ -33,7 +33,7 @@ public sealed class SharedState : IAsyncDisposable
             return;
         }
         // Connecting does not wait for Redis to answer (AbortOnConnectFail is off): a replica may start before Redis.
-        Store = RedisStore.ConnectAsync(_options.Redis, loggers.CreateLogger<RedisStore>(), _options.RedisKeyPrefix).GetAwaiter().GetResult();
+        Store = RedisStore.Connect(_options.Redis, loggers.CreateLogger<RedisStore>(), _options.RedisKeyPrefix);
         var shared = new RedisResponseCache(Store, cache.MaxEntryBytes, loggers.CreateLogger<RedisResponseCache>());
         var localTtl = cache.LocalTimeToLive < cache.TimeToLive ? cache.LocalTimeToLive : cache.TimeToLive;
         Cache = new TieredResponseCache(local, new BypassWhileDown(Store, shared), localTtl);

@@ -53,6 +53,7 @@ public sealed class ReplicaFixture : IAsyncLifetime
         ["Serve:Quotas:0:ApiKey"] = LimitedKey,
         ["Serve:Quotas:0:RequestsPerMinute"] = LimitedRequestsPerMinute.ToString(),
         ["Serve:RegistryResyncInterval"] = "00:00:02",
+        ["Serve:AdapterImportDirectories:0"] = Directory, // the tests register lora{i}.gguf from here by path
     };
 
     /// <summary>A direct client of the test's Redis, to plant bad data.</summary>
