@@ -91,6 +91,8 @@ await using var server = Serve.Server.Hosting.ServeApplication.Build(
 ]);
 await server.StartAsync();
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+// The server loads its model in the background: wait for readiness (bounded) before the warm-up.
+for (var i = 0; i < 600 && !(await http.GetAsync("/healthz/ready")).IsSuccessStatusCode; i++) await Task.Delay(100);
 var viaHttp = new LoadRunner(new HttpTarget(http, Path.GetFileNameWithoutExtension(model)), tokens);
 await viaHttp.RunAsync(_ => "adapter0", 8); // warm-up
 LoadResult? direct = null, served = null;
