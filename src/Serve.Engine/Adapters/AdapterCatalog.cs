@@ -278,11 +278,15 @@ public sealed partial class AdapterCatalog : IDisposable
             // Into a slot now when one is free or can be freed; otherwise it loads on first use.
             try
             {
-                Slots.LoadAsync(Source(installed)).Wait(cancellationToken);
+                Slots.LoadAsync(Source(installed)).Wait(cancellationToken); // Install already runs on a worker
             }
             catch (EngineOverloadedException)
             {
                 _logger.LogInformation("Adapter {Name} registered; every slot is in use, so it loads on first use", name);
+            }
+            catch (AggregateException e) when (e.InnerException is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw(); // the load's own EngineException
             }
         }
         lock (_gate) info = ToInfo(installed);
