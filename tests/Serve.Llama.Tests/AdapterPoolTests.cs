@@ -129,6 +129,53 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(1f)]
+    [InlineData(0.5f)]
+    public void UniformBatch_EveryTokenOnOneSlot_MatchesLlamaCppsLora(float scale)
+    {
+        // Every token on the same slot takes plain products on that slot's factors (no mul_mat_id): same logits.
+        var cases = Cases();
+        var a = LlamaLoraAdapter.Load(fixture.Model, cases[0].Adapters[0].Path);
+        var d = LlamaLoraAdapter.Load(fixture.Model, cases[5].Adapters[0].Path); // output.weight among its targets
+        try
+        {
+            var prompts = new[] { "The river runs past the market", "Once upon a time", "Why do we learn" }
+                .Select(p => fixture.Model.Vocab.Tokenize(p, addSpecial: true, parseSpecial: false)).ToArray();
+            foreach (var adapter in new[] { a, d })
+            {
+                using var reference = Context(prompts.Length);
+                reference.SetAdapters([(adapter, scale)]);
+                using var pooled = Context(prompts.Length);
+                var pool = pooled.CreateAdapterPool(slots: 3, maxRank: 8, adaptersPerToken: 2);
+                pool.AddTargets(a);
+                pool.AddTargets(d);
+                pool.SetSlot(0, a == adapter ? d : a); // another adapter in slot 0: the slot index must matter
+                pool.SetSlot(2, adapter);
+                using var plain = new LlamaBatch(256);
+                using var slotted = new LlamaBatch(256, adaptersPerToken: 2);
+                var outputs = new List<int>();
+                for (var s = 0; s < prompts.Length; s++)
+                {
+                    plain.AddRange(prompts[s], 0, s, lastLogits: true);
+                    slotted.AddRange(prompts[s], 0, s, lastLogits: true, [new LlamaAdapterSlot(2, scale)]);
+                    outputs.Add(plain.Count - 1);
+                }
+                reference.Decode(plain);
+                pooled.Decode(slotted);
+                foreach (var o in outputs)
+                {
+                    var diff = MaxAbsDiffTop(LogSoftmax(reference.GetLogits(o)), LogSoftmax(pooled.GetLogits(o)), 20);
+                    Assert.True(diff < 1e-3f, $"output {o}: log-probabilities differ by {diff}");
+                }
+            }
+        }
+        finally
+        {
+            a.Dispose(); d.Dispose();
+        }
+    }
+
     [Fact]
     public void SlotChanges_NeverReReserveTheGraph_OnlyNewTargetsDo()
     {
