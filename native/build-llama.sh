@@ -51,7 +51,8 @@ if [[ ! -f $tarball ]]; then
   tmp=$(mktemp -d)
   (cd "$tmp" && npm pack "$package" --silent >/dev/null)
   mv "$tmp"/node-llama-cpp-3.22.1.tgz "$tarball.part" && rm -rf "$tmp"
-  actual="sha512-$(openssl dgst -sha512 -binary "$tarball.part" | base64 -w0)"
+  # node comes with npm: no other tool is needed to check the registry's integrity string
+  actual="sha512-$(node -e 'const c=require("crypto"),f=require("fs");process.stdout.write(c.createHash("sha512").update(f.readFileSync(process.argv[1])).digest("base64"))' "$tarball.part")"
   if [[ $actual != "$integrity" ]]; then
     rm -f "$tarball.part"; log "integrity mismatch for $package: $actual"; exit 1
   fi
