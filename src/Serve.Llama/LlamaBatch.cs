@@ -57,13 +57,6 @@ public sealed unsafe class LlamaBatch : IDisposable
         for (var i = first; i < Count; i++) SetAdapters(i, adapters);
     }
 
-    /// <summary>The adapter-pool slots of a token (slot -1 entries are unused).</summary>
-    public ReadOnlySpan<int> GetAdapterSlots(int index)
-    {
-        Read(index, ref _handle.Batch);
-        return _slots.AsSpan(index * AdaptersPerToken, AdaptersPerToken);
-    }
-
     private void CheckAdapters(ReadOnlySpan<LlamaAdapterSlot> adapters)
     {
         if (adapters.Length > AdaptersPerToken)

@@ -39,16 +39,11 @@ internal sealed class AdapterSlots
     /// <summary>Set by the engine: wakes the scheduler (an adapter became ready or failed).</summary>
     internal Action? Wake { get; set; }
 
-    public int Capacity => _slots.Length;
-
     /// <summary>Adapters resident and ready.</summary>
     public int LoadedCount
     {
         get { lock (_gate) return _byVersion.Values.Count(a => a.IsReady); }
     }
-
-    /// <summary>Loads started since the engine started (cold adapters), for tests and metrics.</summary>
-    public long Loads { get; private set; }
 
     public bool IsLoaded(string version)
     {
@@ -137,7 +132,9 @@ internal sealed class AdapterSlots
         {
             if (!_byVersion.Remove(version, out var a)) return Task.CompletedTask;
             a.Draining = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (a.RefCount == 0 && a.Ready.Task.IsCompleted) FreeRetired(a);
+            // Finished loading (or failed): judged by what Load sets under this lock, not by Ready, which it
+            // completes after releasing it; a load still running frees the slot itself when it ends.
+            if (a.RefCount == 0 && (a.IsReady || a.Failure is not null)) FreeRetired(a);
             else _draining.Add(a);
             return a.Draining.Task;
         }
@@ -151,23 +148,25 @@ internal sealed class AdapterSlots
         var a = new LoadedAdapter(source.Name, source.Version, slot) { LastUsed = ++_clock, Pinned = source.Pinned };
         _slots[slot] = a;
         _byVersion[source.Version] = a;
-        Loads++;
         _ = Task.Run(() => Load(a, source.Path));
         return a;
     }
 
-    /// <summary>An empty slot, else the slot of the least recently used idle, unpinned, ready adapter; -1 when none.</summary>
+    /// <summary>
+    /// An empty slot, else one whose load failed (nobody asked for it again), else the slot of the least recently
+    /// used idle, unpinned, ready adapter; -1 when none.
+    /// </summary>
     private int FreeSlot(HashSet<LoadedAdapter> keep)
     {
         for (var i = 0; i < _slots.Length; i++)
             if (_slots[i] is null) return i;
-        var victim = _byVersion.Values
+        var victim = _byVersion.Values.FirstOrDefault(a => a.Failure is not null) ?? _byVersion.Values
             .Where(a => a.IsReady && a.RefCount == 0 && !a.Pinned && !keep.Contains(a))
             .MinBy(a => a.LastUsed);
         if (victim is null) return -1;
         _byVersion.Remove(victim.Version);
         _slots[victim.Slot] = null;
-        _logger.LogInformation("Adapter {Name} evicted from slot {Slot} (least recently used)", victim.Name, victim.Slot);
+        _logger.LogInformation("Adapter {Name} leaves slot {Slot} ({Why})", victim.Name, victim.Slot, victim.Failure is null ? "least recently used" : "its load failed");
         return victim.Slot;
     }
 

@@ -271,22 +271,12 @@ internal sealed class BatchScheduler : IDisposable
 
     /// <summary>
     /// Every running sequence in one decode whatever its adapters, decode tokens first and prompt chunks in the room
-    /// left. Only when more sequences decode than a batch holds does a step take more than one decode.
+    /// left (BatchSize >= MaxSequences is validated, so every decode token fits).
     /// </summary>
     private void Step()
     {
         _steps++;
-        var budget = _context.BatchSize;
-        var decoding = _running.Where(s => !s.IsPrefilling).ToList();
-        var prefilling = _running.Where(s => s.IsPrefilling).ToList();
-        var done = 0;
-        do
-        {
-            var part = decoding.GetRange(done, Math.Min(budget, decoding.Count - done));
-            done += part.Count;
-            DecodeBatch(part, done == decoding.Count ? prefilling : [], budget);
-        }
-        while (done < decoding.Count);
+        DecodeBatch([.. _running.Where(s => !s.IsPrefilling)], [.. _running.Where(s => s.IsPrefilling)], _context.BatchSize);
         foreach (var key in _groupServedAt.Keys.Where(k => !_running.Any(s => s.Lease!.Configuration.Key == k)).ToList())
             _groupServedAt.Remove(key);
     }
