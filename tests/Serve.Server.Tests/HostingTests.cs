@@ -63,6 +63,17 @@ public sealed class HostingTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task UnknownEngineSetting_FailsAtStartNamingIt()
+    {
+        // AdapterBatching was removed (every adapter shares one decode now): a deployment still setting it, or a typo,
+        // must not start as if it had been honoured.
+        var app = ServeApplication.Build(["--urls", "http://127.0.0.1:0", "--model", fixture.ModelPath, "--Serve:Engine:AdapterBatching=Grouped"]);
+        await using var _ = app;
+        var e = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => app.StartAsync());
+        Assert.Contains("AdapterBatching", e.Message);
+    }
+
+    [Fact]
     public void DefaultModelLocator_WalksUpToModelsBaseGguf()
     {
         var root = Path.Combine(fixture.Directory, "repo");

@@ -45,7 +45,8 @@ public static class ServeApplication
 
         var services = builder.Services;
         services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<EngineSettings>().BindConfiguration(EngineSettings.Section).ValidateDataAnnotations().ValidateOnStart();
+        // Unknown engine keys are refused (a typo, or a removed setting such as AdapterBatching), never silently ignored.
+        services.AddOptions<EngineSettings>().BindConfiguration(EngineSettings.Section, b => b.ErrorOnUnknownConfiguration = true).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<EngineSettingsValidation>();
         services.AddSingleton<IPostConfigureOptions<EngineSettings>>(sp => sp.GetRequiredService<EngineSettingsValidation>());
         services.AddSingleton<IValidateOptions<EngineSettings>>(sp => sp.GetRequiredService<EngineSettingsValidation>());
