@@ -46,8 +46,14 @@ public sealed class MixedBatchingTests(EngineFixture fixture)
     public async Task ColdAdapters_LoadWhileOthersDecode_TheSchedulerNeverWaitsForAFile()
     {
         // Two slots, four adapters: every new adapter evicts another and loads while a long request keeps decoding.
-        using var engine = InferenceEngine.Start(fixture.Options(fixture.AdapterDirectory("a", "b", "a2", "c")) with { MaxLoadedAdapters = 2 });
-        var running = engine.CollectAsync(Generation.Chat("Tell me a long story.", "a", maxTokens: 300));
+        // The long request has room for far more tokens than the loads take steps on any machine (300 were not enough
+        // on an idle one); it is cancelled once the loads are checked.
+        using var engine = InferenceEngine.Start(fixture.Options(fixture.AdapterDirectory("a", "b", "a2", "c")) with
+        {
+            MaxLoadedAdapters = 2, ContextPerSequence = 8192,
+        });
+        using var stop = new CancellationTokenSource();
+        var running = engine.CollectAsync(Generation.Chat("Tell me a long story.", "a", maxTokens: 8000), stop.Token);
         await WaitUntil(() => engine.Status.GeneratedTokens >= 3);
         foreach (var name in new[] { "b", "a2", "c", "b" })
         {
@@ -60,7 +66,8 @@ public sealed class MixedBatchingTests(EngineFixture fixture)
                 $"{name}: {after.GeneratedTokens - before.GeneratedTokens - 3} tokens of a in {after.Steps - before.Steps} steps");
         }
         Assert.False(running.IsCompleted, "the long request ended before the loads could be checked against it");
-        await running;
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
         Assert.Equal(2, engine.Status.LoadedAdapters);
     }
 
