@@ -8,9 +8,11 @@
 #   native/build-llama.sh                 # CPU, tuned for this machine's CPU (the key includes its flags)
 #   native/build-llama.sh --server        # also llama-server (benchmarks compare against it), in bin/
 #   native/build-llama.sh --cuda [ARCHS]  # CUDA (nvcc on PATH), ARCHS default "80;86;89;90" (portable CPU variants)
+#   native/build-llama.sh --cuda 90 --native-cpu  # CUDA, CPU code for this machine only (a build used where it is made)
 #   native/build-llama.sh --portable      # CPU, every CPU variant loaded at run time (images for other machines)
 #   native/build-llama.sh --link DIR      # also make DIR a symlink to the library directory
 #   native/build-llama.sh --source-dir D  # only prepare the patched source in D (for bundles) and exit
+#   native/build-llama.sh --from-source D # build from D, made by --source-dir with these patches (no npm, git or network)
 #   native/build-llama.sh --print-dir     # print where this build would be (built or not) and exit
 #
 # Environment: SERVE_NATIVE_CACHE (default ~/.cache/serve/llama.cpp), SERVE_NATIVE_JOBS (default: nproc).
@@ -22,12 +24,14 @@ integrity=sha512-bltIipuWmc123H7tMIgDGKSsSrhmhlQYeVUC48XTjVW7XGJJiJJyCdlTMzQ/LiW
 cache=${SERVE_NATIVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/serve/llama.cpp}
 jobs=${SERVE_NATIVE_JOBS:-$(nproc)}
 
-cuda=0; cuda_archs="80;86;89;90"; server=0; source_only=""; portable=0; link=""; print_only=0
+cuda=0; cuda_archs="80;86;89;90"; server=0; source_only=""; from_source=""; portable=0; native_cpu=0; link=""; print_only=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --cuda) cuda=1; if [[ ${2:-} =~ ^[0-9\;]+$ ]]; then cuda_archs=$2; shift; fi ;;
     --server) server=1 ;;
     --portable) portable=1 ;;
+    --native-cpu) native_cpu=1 ;;
+    --from-source) from_source=$(cd "${2:?--from-source needs a directory}" && pwd); shift ;;
     --print-dir) print_only=1 ;;
     --link) link=${2:?--link needs a path}; shift ;;
     --source-dir) source_only=${2:?--source-dir needs a directory}; shift ;;
@@ -43,9 +47,16 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9   # one build at a time (parallel project builds, several checkouts)
 
-# 1. The source tarball, pinned by its registry integrity, kept in the cache.
+patches=("$here"/patches/*.patch)
+patch_hash=$(cat "${patches[@]}" | sha256sum | cut -c1-16)
+
+# 1. The source tarball, pinned by its registry integrity, kept in the cache (not needed with --from-source or
+#    once this patch set's source is prepared).
 tarball="$cache/node-llama-cpp-3.22.1.tgz"
-if [[ ! -f $tarball ]]; then
+if [[ -n $from_source ]]; then
+  [[ "$(cat "$from_source/.serve-patches" 2>/dev/null)" == "$patch_hash" ]] \
+    || { log "$from_source was not made by --source-dir with these patches (native/patches/*.patch)"; exit 2; }
+elif [[ ! -f $tarball && ( -n $source_only || ! -f $cache/src-$patch_hash/.prepared ) ]]; then
   need npm || { log "npm is not on PATH"; exit 2; }
   log "fetching $package (npm pack)"
   tmp=$(mktemp -d)
@@ -59,9 +70,6 @@ if [[ ! -f $tarball ]]; then
   mv "$tarball.part" "$tarball"
 fi
 
-patches=("$here"/patches/*.patch)
-patch_hash=$(cat "${patches[@]}" | sha256sum | cut -c1-16)
-
 # 2. The patched source: the bundle at the release, node-llama-cpp's patches, then ours.
 prepare_source() {
   local dest=$1 tmp
@@ -74,6 +82,7 @@ prepare_source() {
     git -C "$dest" apply "$p" || { log "patch $(basename "$p") does not apply"; exit 1; }
   done
   rm -rf "$tmp" "$dest/.git"
+  echo "$patch_hash" >"$dest/.serve-patches"
 }
 
 if [[ -n $source_only ]]; then
@@ -87,7 +96,12 @@ cmake_args=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -
   -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
   "-DCMAKE_BUILD_RPATH=\$ORIGIN" "-DCMAKE_INSTALL_RPATH=\$ORIGIN")
 targets=(llama)   # with run-time backend modules (cuda, portable): everything but the tools
-if [[ $cuda -eq 1 ]]; then
+if [[ $cuda -eq 1 && $native_cpu -eq 1 ]]; then
+  # CUDA linked in, CPU code for this machine's CPU: quickest to build, for use where it is built (benchmarks).
+  cmake_args+=(-DGGML_BACKEND_DL=OFF -DGGML_NATIVE=ON -DGGML_CUDA=ON
+    "-DCMAKE_CUDA_ARCHITECTURES=$cuda_archs" -DGGML_CUDA_FA_QUANTS=f16-f16)
+  variant="cuda-${cuda_archs//;/_}-cpu-$(grep -m1 '^flags' /proc/cpuinfo | sha256sum | cut -c1-12)"
+elif [[ $cuda -eq 1 ]]; then
   # Portable: every CPU variant loaded at run time, CUDA as a backend module.
   cmake_args+=(-DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=ON -DGGML_CUDA=ON
     "-DCMAKE_CUDA_ARCHITECTURES=$cuda_archs" -DGGML_CUDA_FA_QUANTS=f16-f16)
@@ -123,16 +137,18 @@ finish() {
 [[ $print_only -eq 1 ]] && { echo "$out/lib"; exit 0; }
 [[ -f $out/.complete ]] && finish
 
-# 4. Tools (Debian): cmake, a C++ compiler, ccache, git.
+# 4. Tools (Debian): cmake, a C++ compiler, git (to prepare the source), ccache (optional: offline machines
+#    without it build without it).
 missing=()
 need cmake || missing+=(cmake)
 need g++ || missing+=(g++)
+[[ -z $from_source ]] && ! need git && missing+=(git)
 need ccache || missing+=(ccache)
-need git || missing+=(git)
 if [[ ${#missing[@]} -gt 0 ]]; then
   log "installing ${missing[*]} (apt)"
   sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+    || { [[ ${missing[*]} == ccache ]] && log "ccache could not be installed; building without it"; } || exit 1
 fi
 if need ccache; then
   export CCACHE_DIR=${CCACHE_DIR:-$cache/ccache}
@@ -143,7 +159,11 @@ fi
 
 # 5. Build. The source tree's path is stable (per patch set) so ccache hits across keys.
 src="$cache/src-$patch_hash"
-[[ -f $src/.prepared ]] || { log "preparing source"; prepare_source "$src"; touch "$src/.prepared"; }
+if [[ -n $from_source ]]; then
+  src=$from_source
+elif [[ ! -f $src/.prepared ]]; then
+  log "preparing source"; prepare_source "$src"; touch "$src/.prepared"
+fi
 build="$cache/build-$key"
 log "building llama.cpp ($variant) with $jobs jobs; the first build takes minutes"
 start=$SECONDS

@@ -98,4 +98,31 @@ public sealed class WorkloadTests
         Assert.Equal("be brief\n\nhello there", p.GetProperty("prompt").GetString());
         Assert.False(p.TryGetProperty("stream_options", out _));
     }
+
+    [Fact]
+    public void RequestBody_AdapterBodies_AddFieldsForTheirAdapterOnly_AndWinOverExtraBody()
+    {
+        var workload = ScenarioFile.Parse("""
+            { "scenarios": [ { "phases": [ { "kind": "pause", "duration": "1s" } ], "workload": {
+                "adapters": { "names": ["base", "a"] },
+                "extraBody": { "lora": [], "ignore_eos": true },
+                "adapterBodies": { "a": { "lora": [ { "id": 0, "scale": 1 } ] } } } } ] }
+            """, "test").Scenarios[0].Workload;
+        var plan = new RequestPlan("a", null, "hello", 1, 4, Stream: false, Temperature: 0, Seed: null, Repeated: false);
+        using var forA = JsonDocument.Parse(RequestBody.Write(plan, EndpointKind.Completions, workload));
+        var lora = forA.RootElement.GetProperty("lora");
+        Assert.Equal(1, lora.GetArrayLength());
+        Assert.Equal(0, lora[0].GetProperty("id").GetInt32());
+        Assert.True(forA.RootElement.GetProperty("ignore_eos").GetBoolean());
+        Assert.Single(forA.RootElement.EnumerateObject(), p => p.Name == "lora");
+
+        using var forBase = JsonDocument.Parse(RequestBody.Write(plan with { Adapter = "base" }, EndpointKind.Completions, workload));
+        Assert.Equal(0, forBase.RootElement.GetProperty("lora").GetArrayLength());
+
+        var bad = Assert.Throws<ScenarioException>(() => ScenarioFile.Parse("""
+            { "scenarios": [ { "phases": [ { "kind": "pause", "duration": "1s" } ], "workload": {
+                "adapters": { "names": ["base"] }, "adapterBodies": { "typo": { "lora": [] } } } } ] }
+            """, "test"));
+        Assert.Contains("adapterBodies names 'typo'", bad.Message);
+    }
 }

@@ -59,9 +59,20 @@ public static class RequestBody
                 w.WriteBoolean("include_usage", true);
                 w.WriteEndObject();
             }
+            var perAdapter = workload.AdapterBodies?.GetValueOrDefault(plan.Adapter);
             if (workload.ExtraBody is { } extra)
             {
                 foreach (var (name, value) in extra)
+                {
+                    if (perAdapter?.ContainsKey(name) == true) continue;
+                    w.WritePropertyName(name);
+                    if (value is null) w.WriteNullValue();
+                    else value.WriteTo(w);
+                }
+            }
+            if (perAdapter is not null)
+            {
+                foreach (var (name, value) in perAdapter)
                 {
                     w.WritePropertyName(name);
                     if (value is null) w.WriteNullValue();

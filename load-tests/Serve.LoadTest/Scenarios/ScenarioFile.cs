@@ -66,6 +66,11 @@ public static class ScenarioFile
                 throw new ScenarioException($"{where}: mix 'weights' needs workload.adapters.weights");
             if (w.Adapters.Weights is { } weights && weights.Values.Any(v => v < 0 || double.IsNaN(v)))
                 throw new ScenarioException($"{where}: adapter weights must be >= 0");
+            foreach (var name in w.AdapterBodies?.Keys ?? [])
+            {
+                if (!w.Adapters.Names.Contains(name))
+                    throw new ScenarioException($"{where}: adapterBodies names '{name}', which workload.adapters.names does not have");
+            }
             w.PromptTokens.Validate($"{where} promptTokens");
             w.OutputTokens.Validate($"{where} outputTokens");
             if (w.StreamFraction is < 0 or > 1) throw new ScenarioException($"{where}: streamFraction must be in [0,1]");

@@ -27,6 +27,13 @@ public sealed record WorkloadSpec
     /// <summary>Extra fields merged into every request body (e.g. server-specific sampling options).</summary>
     public JsonObject? ExtraBody { get; init; }
 
+    /// <summary>
+    /// Extra fields for the requests that pick one adapter name, merged after <see cref="ExtraBody"/> (a field in both
+    /// takes this one's value). For servers that select adapters by another field than `model`: llama-server's
+    /// per-request `lora` list, for example (`"adapterBodies": {"a": {"lora": [{"id": 0, "scale": 1}]}}`).
+    /// </summary>
+    public IReadOnlyDictionary<string, JsonObject>? AdapterBodies { get; init; }
+
     /// <summary>Seed of the workload's random choices, so a run can be repeated request for request.</summary>
     public int Seed { get; init; } = 42;
 }
