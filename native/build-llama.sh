@@ -143,7 +143,8 @@ missing=()
 need cmake || missing+=(cmake)
 need g++ || missing+=(g++)
 [[ -z $from_source ]] && ! need git && missing+=(git)
-need ccache || missing+=(ccache)
+# (an offline build from a bundled source does not try to install ccache)
+need ccache || [[ -n $from_source ]] || missing+=(ccache)
 if [[ ${#missing[@]} -gt 0 ]]; then
   log "installing ${missing[*]} (apt)"
   sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
@@ -171,6 +172,8 @@ generator=(); need ninja && generator=(-G Ninja)
 cmake -S "$src" -B "$build" "${generator[@]}" "${cmake_args[@]}" >"$build.configure.log" 2>&1 \
   || { tail -n 40 "$build.configure.log" >&2; exit 1; }
 if [[ ${#targets[@]} -gt 0 ]]; then
+  # with the server in the same call, so its big sources compile while the kernels do
+  [[ $server -eq 1 ]] && targets+=(llama-server)
   cmake --build "$build" --config Release -j "$jobs" --target "${targets[@]}" >"$build.log" 2>&1 \
     || { tail -n 60 "$build.log" >&2; exit 1; }
 elif [[ $server -eq 0 ]]; then
@@ -182,7 +185,7 @@ else
          cmake --build "$build" --config Release -j "$jobs" --target "$t" >>"$build.log" 2>&1 || exit 1
        done || { tail -n 60 "$build.log" >&2; exit 1; }
 fi
-if [[ $server -eq 1 ]]; then
+if [[ $server -eq 1 && ! -f $build/bin/llama-server ]]; then
   cmake --build "$build" --config Release -j "$jobs" --target llama-server >>"$build.log" 2>&1 || { tail -n 60 "$build.log" >&2; exit 1; }
 fi
 

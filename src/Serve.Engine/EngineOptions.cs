@@ -73,6 +73,12 @@ public sealed record EngineOptions
     /// </summary>
     public int MaxAdapterRank { get; init; } = 16;
 
+    /// <summary>
+    /// Rank the pool's slots are padded to (at least MaxAdapterRank). Null: MaxAdapterRank on the CPU, and on a GPU
+    /// MaxAdapterRank rounded up to a multiple of 64, the shape CUDA's tensor-core mul_mat_id kernel needs.
+    /// </summary>
+    public int? AdapterPoolRank { get; init; }
+
     /// <summary>Most adapters one request may combine (the adapters extension); each token then uses that many pool slots.</summary>
     public int MaxAdaptersPerRequest { get; init; } = 4;
 

@@ -87,9 +87,12 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
                 TypeV = options.KvCacheType,
             });
             // Per-token LoRA: one pool slot per resident adapter. F32 factors compute on the CPU exactly as llama.cpp's
-            // own LoRA does; on a GPU, F16 halves their memory and bandwidth.
-            context.CreateAdapterPool(options.MaxLoadedAdapters, options.MaxAdapterRank, options.AdaptersPerToken,
-                onGpu ? GgmlType.F16 : GgmlType.F32);
+            // own LoRA does; on a GPU, F16 halves their memory and bandwidth, and the slots' rank is padded (with
+            // zeros) to a multiple of 64: CUDA's tensor-core mul_mat_id kernel (mmf) needs the A stack's rows in
+            // blocks of 32 and the B stack's rows 64 halves long; otherwise each product falls back to a per-expert
+            // loop that copies the token->slot map to the host and synchronizes, twice per targeted weight.
+            var poolRank = options.AdapterPoolRank ?? (onGpu ? GpuPoolRank(options.MaxAdapterRank) : options.MaxAdapterRank);
+            context.CreateAdapterPool(options.MaxLoadedAdapters, poolRank, options.AdaptersPerToken, onGpu ? GgmlType.F16 : GgmlType.F32);
             if (model.TrainContextLength > 0 && contextPerSequence > model.TrainContextLength)
                 logger.LogWarning(
                     "ContextPerSequence ({Context}) is longer than the model was trained for ({Trained} tokens): sequences past that length may degrade",
@@ -127,6 +130,9 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     public EngineStatus Status => _scheduler.Status;
 
     /// <summary>True for the base model's served name and for "base".</summary>
+    /// <summary>The adapter pool's rank on a GPU: MaxAdapterRank rounded up to a multiple of 64 (see Start).</summary>
+    internal static int GpuPoolRank(int maxAdapterRank) => (maxAdapterRank + 63) / 64 * 64;
+
     public bool IsBaseModelName(string model) => model == "base" || model == BaseModel.Name;
 
     /// <summary>
@@ -319,6 +325,8 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         Require(o.MaxQueuedRequests >= 0, $"MaxQueuedRequests must not be negative, got {o.MaxQueuedRequests}.");
         Require(o.MaxLoadedAdapters >= 1, $"MaxLoadedAdapters must be at least 1, got {o.MaxLoadedAdapters}.");
         Require(o.MaxAdapterRank is >= 1 and <= 1024, $"MaxAdapterRank must be in [1, 1024], got {o.MaxAdapterRank}.");
+        Require(o.AdapterPoolRank is null || (o.AdapterPoolRank >= o.MaxAdapterRank && o.AdapterPoolRank <= 1024),
+            $"AdapterPoolRank must be in [MaxAdapterRank ({o.MaxAdapterRank}), 1024], got {o.AdapterPoolRank}.");
         Require(o.MaxAdaptersPerRequest is >= 1 and <= 16, $"MaxAdaptersPerRequest must be in [1, 16], got {o.MaxAdaptersPerRequest}.");
         Require(o.PrefixCacheSlots >= 0, $"PrefixCacheSlots must not be negative, got {o.PrefixCacheSlots}.");
         Require(o.DefaultMaxTokens >= 1, $"DefaultMaxTokens must be at least 1, got {o.DefaultMaxTokens}.");

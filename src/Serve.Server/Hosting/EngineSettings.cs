@@ -42,6 +42,7 @@ public sealed class EngineSettings
     public GgmlType? KvCacheType { get; set; }
     /// <summary>Highest adapter rank the adapter pool holds (default 16).</summary>
     [Range(1, 1024)] public int? MaxAdapterRank { get; set; }
+    [Range(1, 1024)] public int? AdapterPoolRank { get; set; }
     /// <summary>Most adapters one request may combine (default 4).</summary>
     [Range(1, 16)] public int? MaxAdaptersPerRequest { get; set; }
 
@@ -70,6 +71,7 @@ public sealed class EngineSettings
             FlashAttention = FlashAttention ?? o.FlashAttention,
             KvCacheType = KvCacheType ?? o.KvCacheType,
             MaxAdapterRank = MaxAdapterRank ?? o.MaxAdapterRank,
+            AdapterPoolRank = AdapterPoolRank ?? o.AdapterPoolRank,
             MaxAdaptersPerRequest = MaxAdaptersPerRequest ?? o.MaxAdaptersPerRequest,
         };
     }

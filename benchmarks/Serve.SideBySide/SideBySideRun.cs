@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Serve.LoadTest.Reports;
+using Serve.LoadTest.Scenarios;
+using Serve.LoadTest.Simulations;
+
+namespace Serve.SideBySide;
+
+/// <summary>Starts each server in turn, runs every load against it with serve-load's runner, and builds the table.</summary>
+internal static class SideBySideRun
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static async Task<string> RunAsync(BenchOptions options, ModelSet models)
+    {
+        var loads = options.LoadSpecs();
+        var results = new Dictionary<(string Server, string Load), ScenarioReport>();
+        var notes = new List<string>();
+        var logs = options.OutputDirectory ?? Path.Combine(Path.GetTempPath(), "serve-side-by-side");
+        foreach (var server in options.Servers)
+        {
+            var port = ServerProcess.FreePort();
+            var clock = Stopwatch.StartNew();
+            ServerProcess process;
+            try
+            {
+                process = server == "serve"
+                    ? await StartServeAsync(options, models, port, Path.Combine(logs, "serve.log"))
+                    : await StartLlamaServerAsync(options, models, port, Path.Combine(logs, "llama-server.log"));
+            }
+            catch (BenchFailedException e)
+            {
+                Console.WriteLine($"{server}: {e.Message}");
+                notes.Add($"{server} did not start: {e.Message.Split('\n')[0]}");
+                continue;
+            }
+            Console.WriteLine(string.Create(Inv, $"{server} ready on {process.BaseUrl} in {clock.Elapsed.TotalSeconds:F1} s"));
+            await using (process)
+            {
+                foreach (var load in loads)
+                {
+                    if (process.HasExited)
+                    {
+                        notes.Add($"{server} exited before '{load.Name}'; the end of its log:\n{process.Tail(10)}");
+                        break;
+                    }
+                    var spec = BuildRun(options, models, load, server, process.BaseUrl);
+                    var run = await LoadRunner.RunAsync(spec, new RunOptions
+                    {
+                        OutputDirectory = options.Reports ? Path.Combine(options.OutputDirectory!, $"{server}-{Slug(load.Name)}") : null,
+                    });
+                    var report = run.Report.Scenarios[0];
+                    results[(server, load.Name)] = report;
+                    var s = report.Stats;
+                    Console.WriteLine(string.Create(Inv,
+                        $"  {server,-12} {load.Name,-12} {s.OutputTokensPerSecond,8:F1} tok/s  ok {s.Ok}/{s.Sent}  TTFT p50 {s.Ttft.P50:F0} ms  ITL p50 {s.Itl.P50:F1} ms  ({report.MeasuredSeconds:F1} s)"));
+                    if (s.Failed > 0)
+                        notes.Add($"{server} / {load.Name}: {s.Failed} of {s.Sent} requests failed ({string.Join(", ", s.ErrorsByKind.Select(k => $"{k.Key} x{k.Value}"))})");
+                }
+            }
+        }
+        return Table(options, models, loads, results, notes);
+    }
+
+    private static async Task<ServerProcess> StartServeAsync(BenchOptions options, ModelSet models, int port, string log)
+    {
+        var dir = options.Serve ?? Path.Combine(RepoRoot(), "src", "Serve.Server", "bin", "Release", "net10.0");
+        var exe = Path.Combine(dir, "Serve.Server");
+        var dll = Path.Combine(dir, "Serve.Server.dll");
+        if (!File.Exists(exe) && !File.Exists(dll))
+            throw new BenchUsageException($"no Serve.Server in {dir} (build it: dotnet build src/Serve.Server -c Release, or name one with --serve)");
+        var adapterDir = models.Adapters.Count > 0
+            ? models.AdapterDirectory
+            : Directory.CreateTempSubdirectory("serve-side-by-side-noadapters-").FullName;
+        var maxStreams = Math.Max(options.Streams, 1);
+        var env = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Serve__Engine__Model"] = models.ModelPath,
+            ["Serve__Engine__Adapters"] = adapterDir,
+            ["Serve__Engine__MaxSequences"] = maxStreams.ToString(Inv),
+            ["Serve__Engine__ContextPerSequence"] = options.ContextPerSequence.ToString(Inv),
+            ["Serve__Engine__MaxLoadedAdapters"] = Math.Max(1, models.Adapters.Count).ToString(Inv),
+            // One benchmark client is every client: let it use every sequence and queue place.
+            ["Serve__Engine__ClientRunningShare"] = "1",
+            ["Serve__Engine__ClientQueueShare"] = "1",
+            ["Serve__Engine__GpuLayers"] = options.GpuLayers.ToString(Inv),
+            // Greedy requests repeat; llama-server has no response cache, so Serve answers every one too.
+            ["Serve__Cache__Enabled"] = "false",
+        };
+        if (options.Threads > 0) env["Serve__Engine__Threads"] = options.Threads.ToString(Inv);
+        if (options.ServeLibraryDirectory is { } lib) env["SERVE_LLAMA_LIB_DIR"] = Path.GetFullPath(lib);
+        var (file, args) = File.Exists(exe) ? (exe, Array.Empty<string>()) : ("dotnet", new[] { dll });
+        return await ServerProcess.StartAsync("serve", file, args, env, port, log, options.StartTimeout);
+    }
+
+    private static async Task<ServerProcess> StartLlamaServerAsync(BenchOptions options, ModelSet models, int port, string log)
+    {
+        var binary = options.LlamaServer ?? BuildLlamaServer();
+        if (!File.Exists(binary)) throw new BenchUsageException($"llama-server not found at {binary}");
+        var binDir = Path.GetDirectoryName(Path.GetFullPath(binary))!;
+        var args = new List<string>
+        {
+            "-m", models.ModelPath, "--host", "127.0.0.1", "--port", port.ToString(Inv),
+            "-np", options.Streams.ToString(Inv), "-c", (options.Streams * options.ContextPerSequence).ToString(Inv),
+            "-ngl", options.GpuLayers.ToString(Inv),
+        };
+        if (options.Threads > 0) args.AddRange(["-t", options.Threads.ToString(Inv)]);
+        foreach (var (_, path) in models.Adapters) args.AddRange(["--lora", path]);
+        if (models.Adapters.Count > 0) args.Add("--lora-init-without-apply");
+        var env = new Dictionary<string, string>
+        {
+            ["LD_LIBRARY_PATH"] = string.Join(':', binDir, Path.GetFullPath(Path.Combine(binDir, "..", "lib")),
+                Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") ?? ""),
+        };
+        return await ServerProcess.StartAsync("llama-server", binary, args, env, port, log, options.StartTimeout);
+    }
+
+    /// <summary>native/build-llama.sh --server: the same source and patches as Serve's own build (cached after the first).</summary>
+    private static string BuildLlamaServer()
+    {
+        var script = Path.Combine(RepoRoot(), "native", "build-llama.sh");
+        Console.WriteLine("llama-server: native/build-llama.sh --server (cached after the first build; the first takes many minutes)");
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
+        info.ArgumentList.Add(script);
+        info.ArgumentList.Add("--server");
+        using var p = Process.Start(info) ?? throw new BenchFailedException("could not run native/build-llama.sh");
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new BenchFailedException($"native/build-llama.sh --server failed (exit {p.ExitCode})");
+        var lib = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last().Trim();
+        return Path.Combine(lib, "..", "bin", "llama-server");
+    }
+
+    private static string RepoRoot()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "native", "build-llama.sh"))) return dir.FullName;
+            }
+        }
+        throw new BenchUsageException("not inside the Serve repository: name the servers with --llama-server and --serve");
+    }
+
+    /// <summary>One load as a serve-load run: a closed loop of the load's streams until its requests are done.</summary>
+    internal static RunSpec BuildRun(BenchOptions options, ModelSet models, LoadSpec load, string server, string baseUrl)
+    {
+        var names = load.AdapterCount == 0 ? ["base"] : models.Adapters.Take(load.AdapterCount).Select(a => a.Name).ToList();
+        var extra = new JsonObject { ["ignore_eos"] = true };
+        Dictionary<string, JsonObject>? perAdapter = null;
+        if (server == "llama-server" && models.Adapters.Count > 0)
+        {
+            // llama-server applies every --lora adapter to a request without a `lora` list: always send one, with
+            // scale 1 for the request's own adapter (by --lora order) and 0 for the rest.
+            JsonObject Lora(int own) => new()
+            {
+                ["lora"] = new JsonArray([.. models.Adapters.Select((_, i) => (JsonNode)new JsonObject { ["id"] = i, ["scale"] = i == own ? 1.0 : 0.0 })]),
+            };
+            perAdapter = names.ToDictionary(n => n, n => Lora(models.Adapters.ToList().FindIndex(a => a.Name == n)));
+        }
+        var warmUp = TimeSpan.FromSeconds(2);
+        return new RunSpec
+        {
+            Name = $"{server} {load.Name}",
+            Target = new TargetSpec { BaseUrl = baseUrl, RequestTimeout = options.LoadTime + TimeSpan.FromSeconds(30) },
+            MaxDuration = options.LoadTime + warmUp,
+            Scenarios =
+            [
+                new ScenarioSpec
+                {
+                    Name = Slug(load.Name),
+                    WarmUp = warmUp,
+                    MaxRequests = load.Requests,
+                    Workload = new WorkloadSpec
+                    {
+                        Endpoint = options.Endpoint == "chat" ? EndpointKind.Chat : EndpointKind.Completions,
+                        Adapters = new AdapterMixSpec { Mix = AdapterMixKind.Uniform, Names = names },
+                        PromptTokens = LengthDistribution.Fixed(options.PromptWords),
+                        OutputTokens = LengthDistribution.Fixed(options.Tokens),
+                        StreamFraction = 1,
+                        Temperature = 0,
+                        ExtraBody = extra,
+                        AdapterBodies = perAdapter,
+                        Seed = 7,
+                    },
+                    Phases = [new PhaseSpec { Kind = PhaseKind.ConstantConcurrency, Concurrency = load.Streams, Duration = options.LoadTime, MaxRequests = load.Requests }],
+                },
+            ],
+        };
+    }
+
+    private static string Slug(string name) => name.Replace(' ', '-');
+
+    private static string Table(BenchOptions options, ModelSet models, IReadOnlyList<LoadSpec> loads,
+        Dictionary<(string, string), ScenarioReport> results, List<string> notes)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(string.Create(Inv, $"Side by side: {models.Description}"));
+        sb.AppendLine(string.Create(Inv,
+            $"{Environment.ProcessorCount} cores; {options.Tokens} tokens per response (ignore_eos, greedy), prompts of {options.PromptWords} words, {options.Endpoint} endpoint, streamed; gpu layers {options.GpuLayers}; threads {(options.Threads > 0 ? options.Threads.ToString(Inv) : "default")}"));
+        sb.AppendLine();
+        sb.AppendLine("| load | streams | requests | llama-server tok/s | Serve tok/s | Serve ÷ llama-server | TTFT p50 ms (llama / Serve) | TTFT p90 ms | ITL p50 ms | ITL p99 ms |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var load in loads)
+        {
+            var l = results.GetValueOrDefault(("llama-server", load.Name))?.Stats;
+            var s = results.GetValueOrDefault(("serve", load.Name))?.Stats;
+            string Tps(StatsReport? r) => r is null ? "-" : r.OutputTokensPerSecond.ToString("F1", Inv) + (r.Failed > 0 ? $" ({r.Failed} failed)" : "");
+            string Pair(Func<StatsReport, double> f, string format) =>
+                $"{(l is null ? "-" : f(l).ToString(format, Inv))} / {(s is null ? "-" : f(s).ToString(format, Inv))}";
+            var ratio = l is { OutputTokensPerSecond: > 0 } && s is not null ? (s.OutputTokensPerSecond / l.OutputTokensPerSecond).ToString("F2", Inv) + "x" : "-";
+            sb.AppendLine(string.Create(Inv,
+                $"| {load.Name} | {load.Streams} | {load.Requests} | {Tps(l)} | {Tps(s)} | **{ratio}** | {Pair(r => r.Ttft.P50, "F0")} | {Pair(r => r.Ttft.P90, "F0")} | {Pair(r => r.Itl.P50, "F1")} | {Pair(r => r.Itl.P99, "F1")} |"));
+        }
+        // Within each server: what adapters cost it (issue 13's targets read these).
+        foreach (var server in options.Servers)
+        {
+            double? Tps(string load) => results.GetValueOrDefault((server, load))?.Stats.OutputTokensPerSecond;
+            var parts = new List<string>();
+            if (Tps("base") is { } b and > 0 && Tps("one adapter") is { } one) parts.Add(string.Create(Inv, $"one adapter ÷ base {one / b:F2}x"));
+            foreach (var mixed in loads.Where(x => x.AdapterCount > 1))
+            {
+                if (Tps("one adapter") is { } o and > 0 && Tps(mixed.Name) is { } m) parts.Add(string.Create(Inv, $"{mixed.Name} ÷ one adapter {m / o:F2}x"));
+            }
+            if (parts.Count > 0) sb.AppendLine().Append(server == "serve" ? "Serve" : server).Append(": ").Append(string.Join("; ", parts)).AppendLine();
+        }
+        if (notes.Count > 0)
+        {
+            sb.AppendLine();
+            foreach (var n in notes) sb.AppendLine("- " + n);
+        }
+        return sb.ToString();
+    }
+}
