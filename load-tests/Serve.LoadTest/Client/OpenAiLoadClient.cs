@@ -46,12 +46,7 @@ public sealed class OpenAiLoadClient : IDisposable
         var start = Stopwatch.GetTimestamp();
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint == EndpointKind.Chat ? _chatUri : _completionsUri);
-            request.Headers.Authorization = _auth;
-            if (plan.Stream) request.Headers.Accept.Add(EventStreamMediaType);
-            request.Content = new ByteArrayContent(body);
-            request.Content.Headers.ContentType = JsonMediaType;
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            using var response = await SendOnceOrRetryAsync(plan, body, endpoint, outcome, timeout.Token).ConfigureAwait(false);
             outcome.Status = (int)response.StatusCode;
             outcome.CacheHit = response.Headers.TryGetValues(_target.CacheHeader, out var values)
                 && values.Any(v => string.Equals(v, _target.CacheHitValue, StringComparison.OrdinalIgnoreCase));
@@ -97,6 +92,33 @@ public sealed class OpenAiLoadClient : IDisposable
             Fail(outcome, start, "invalid_response", e.Message);
         }
         return outcome;
+    }
+
+    /// <summary>Sends the request; when a reused keep-alive connection turns out to have been closed by the server
+    /// before any response arrived (the request was never answered), sends it once more on a fresh connection, as
+    /// the OpenAI SDKs do. Servers built on cpp-httplib (llama-server) close idle keep-alive connections on their
+    /// own schedule, so without this a benchmark would count their connection churn as failed requests.</summary>
+    private async Task<HttpResponseMessage> SendOnceOrRetryAsync(RequestPlan plan, byte[] body, EndpointKind endpoint,
+        RequestOutcome outcome, CancellationToken token)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint == EndpointKind.Chat ? _chatUri : _completionsUri);
+            request.Headers.Authorization = _auth;
+            if (plan.Stream) request.Headers.Accept.Add(EventStreamMediaType);
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = JsonMediaType;
+            try
+            {
+                return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e) when (attempt == 0 && !token.IsCancellationRequested
+                && e.HttpRequestError is HttpRequestError.ResponseEnded or HttpRequestError.ConnectionError
+                && e.InnerException is not SocketException { SocketErrorCode: SocketError.ConnectionRefused })
+            {
+                outcome.Retries++;
+            }
+        }
     }
 
     private static readonly MediaTypeHeaderValue JsonMediaType = new("application/json");

@@ -28,6 +28,9 @@ public sealed class RequestOutcome
     public bool CacheHit { get; set; }
     public double? RetryAfterSeconds { get; set; }
 
+    /// <summary>Sends repeated because the server closed a reused connection before answering (at most one).</summary>
+    public int Retries { get; set; }
+
     public int OutputTokens => UsageCompletionTokens ?? ContentChunks;
 
     /// <summary>Time per output token after the first: (E2E - TTFT) / (tokens - 1).</summary>

@@ -28,4 +28,7 @@ public sealed record RequestRecord
     public bool CacheHit { get; init; }
     public bool MeetsSlo { get; init; }
     public double? RetryAfterSeconds { get; init; }
+
+    /// <summary>1 when the send was repeated on a fresh connection (the server closed a reused one unanswered).</summary>
+    public int Retries { get; init; }
 }

@@ -255,6 +255,7 @@ public sealed class ScenarioDriver : IDisposable
                 CacheHit = outcome.CacheHit,
                 MeetsSlo = meets,
                 RetryAfterSeconds = outcome.RetryAfterSeconds,
+                Retries = outcome.Retries,
             });
         }
         finally
