@@ -8,7 +8,7 @@ using Serve.LoadTest.Simulations;
 
 namespace Serve.SideBySide;
 
-/// <summary>Starts each server in turn, runs every load against it with serve-load's runner, and builds the table.</summary>
+/// <summary>Starts the servers, runs every load against each in turn with serve-load's runner, and builds the table.</summary>
 internal static class SideBySideRun
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
@@ -19,32 +19,41 @@ internal static class SideBySideRun
         var results = new Dictionary<(string Server, string Load), ScenarioReport>();
         var notes = new List<string>();
         var logs = options.OutputDirectory ?? Path.Combine(Path.GetTempPath(), "serve-side-by-side");
-        foreach (var server in options.Servers)
+        // Both servers run at once and take the loads in turn (base on each, then one adapter on each, ...), so a
+        // slow drift in what else the machine does falls on both sides of every ratio alike. An idle server waits
+        // without spinning.
+        var processes = new List<(string Server, ServerProcess Process)>();
+        try
         {
-            var port = ServerProcess.FreePort();
-            var clock = Stopwatch.StartNew();
-            ServerProcess process;
-            try
+            foreach (var server in options.Servers)
             {
-                process = server == "serve"
-                    ? await StartServeAsync(options, models, port, Path.Combine(logs, "serve.log"))
-                    : await StartLlamaServerAsync(options, models, port, Path.Combine(logs, "llama-server.log"));
-            }
-            catch (BenchFailedException e)
-            {
-                Console.WriteLine($"{server}: {e.Message}");
-                notes.Add($"{server} did not start: {e.Message.Split('\n')[0]}");
-                continue;
-            }
-            Console.WriteLine(string.Create(Inv, $"{server} ready on {process.BaseUrl} in {clock.Elapsed.TotalSeconds:F1} s"));
-            await using (process)
-            {
-                foreach (var load in loads)
+                var port = ServerProcess.FreePort();
+                var clock = Stopwatch.StartNew();
+                try
                 {
+                    var process = server == "serve"
+                        ? await StartServeAsync(options, models, port, Path.Combine(logs, "serve.log"))
+                        : await StartLlamaServerAsync(options, models, port, Path.Combine(logs, "llama-server.log"));
+                    processes.Add((server, process));
+                    Console.WriteLine(string.Create(Inv, $"{server} ready on {process.BaseUrl} in {clock.Elapsed.TotalSeconds:F1} s"));
+                }
+                catch (BenchFailedException e)
+                {
+                    Console.WriteLine($"{server}: {e.Message}");
+                    notes.Add($"{server} did not start: {e.Message.Split('\n')[0]}");
+                }
+            }
+            var exited = new HashSet<string>();
+            foreach (var load in loads)
+            {
+                foreach (var (server, process) in processes)
+                {
+                    if (exited.Contains(server)) continue;
                     if (process.HasExited)
                     {
                         notes.Add($"{server} exited before '{load.Name}'; the end of its log:\n{process.Tail(10)}");
-                        break;
+                        exited.Add(server);
+                        continue;
                     }
                     var spec = BuildRun(options, models, load, server, process.BaseUrl);
                     var run = await LoadRunner.RunAsync(spec, new RunOptions
@@ -60,6 +69,10 @@ internal static class SideBySideRun
                         notes.Add($"{server} / {load.Name}: {s.Failed} of {s.Sent} requests failed ({string.Join(", ", s.ErrorsByKind.Select(k => $"{k.Key} x{k.Value}"))})");
                 }
             }
+        }
+        finally
+        {
+            foreach (var (_, process) in processes) await process.DisposeAsync();
         }
         return Table(options, models, loads, results, notes);
     }
@@ -187,12 +200,21 @@ internal static class SideBySideRun
                         Temperature = 0,
                         ExtraBody = extra,
                         AdapterBodies = perAdapter,
-                        Seed = 7,
+                        // Its own prompts per load (the same for both servers): with one seed for every load, a later
+                        // load resent an earlier load's prompts and llama-server answered them from its slots' KV.
+                        Seed = LoadSeed(load.Name),
                     },
                     Phases = [new PhaseSpec { Kind = PhaseKind.ConstantConcurrency, Concurrency = load.Streams, Duration = options.LoadTime, MaxRequests = load.Requests }],
                 },
             ],
         };
+    }
+
+    internal static int LoadSeed(string loadName)
+    {
+        var seed = 7;
+        foreach (var c in loadName) seed = unchecked(seed * 31 + c);
+        return seed & int.MaxValue;
     }
 
     private static string Slug(string name) => name.Replace(' ', '-');
