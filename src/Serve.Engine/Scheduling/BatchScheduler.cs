@@ -39,7 +39,7 @@ internal sealed class BatchScheduler : IDisposable
     private EngineStatus _status;
     private long _clock;
     private int _queued;
-    private long _steps, _decodes, _generated, _promptTokens, _cachedTokens;
+    private long _steps, _decodes, _generated, _promptTokens, _cachedTokens, _prefillTokens;
     private volatile bool _stopping;
 
     public BatchScheduler(LlamaContext context, AdapterCatalog catalog, EngineOptions options, EngineMeters meters, ILogger logger)
@@ -188,6 +188,7 @@ internal sealed class BatchScheduler : IDisposable
         foreach (var s in _waiting.Count == 0 || _running.Count >= _options.MaxSequences ? [] : _fair.Order(_waiting, w => w.Request.ClientId))
         {
             if (_running.Count >= _options.MaxSequences) break;
+            if (_running.Count + ChoiceCount(s) > _options.MaxSequences) continue; // n choices start together, a slot each
             if (!_fair.CanStart(s.Request.ClientId)) continue;
             AdapterLease? lease;
             try
@@ -203,6 +204,7 @@ internal sealed class BatchScheduler : IDisposable
                 continue;
             }
             if (lease is null) continue; // its adapters cannot be loaded until others are released
+            if (!TryLeaseFollowers(s, lease)) continue;
             _waiting.Remove(s);
             Interlocked.Decrement(ref _queued);
             _fair.LeftQueue(s.Request.ClientId); // fairness hook
@@ -215,6 +217,67 @@ internal sealed class BatchScheduler : IDisposable
             _meters.PromptTokens.Add(s.Prompt.Length, EngineMeters.Adapter(s.AdapterTag));
             if (s.CachedPromptTokens > 0) _meters.CachedPromptTokens.Add(s.CachedPromptTokens, EngineMeters.Adapter(s.AdapterTag));
             s.Output.Writer.TryWrite(new GenerationStarted(s.Prompt.Length, s.CachedPromptTokens, lease.Configuration));
+            foreach (var f in s.Group?.Followers ?? [])
+            {
+                _fair.Started(s.Request.ClientId); // fairness hook: each choice holds a running sequence
+                AssignFollowerSlot(f);
+                _running.Add(f);
+            }
+        }
+    }
+
+    private static int ChoiceCount(Sequence s) => s.Group?.Members.Count ?? 1;
+
+    /// <summary>A lease per follower choice (the leader's adapters are resident, so these succeed unless they fail); all or none.</summary>
+    private bool TryLeaseFollowers(Sequence s, AdapterLease leaderLease)
+    {
+        if (s.Group is null) return true;
+        var taken = new List<AdapterLease>();
+        foreach (var f in s.Group.Followers)
+        {
+            AdapterLease? lease = null;
+            try
+            {
+                lease = _catalog.TryAcquire(s.Request.Adapters);
+            }
+            catch (Exception e) when (e is EngineException or ObjectDisposedException)
+            {
+            }
+            if (lease is null)
+            {
+                foreach (var l in taken) l.Release();
+                leaderLease.Release();
+                return false;
+            }
+            taken.Add(lease);
+            f.Lease = lease;
+        }
+        return true;
+    }
+
+    /// <summary>A fresh slot for a follower choice; it gets the prompt's KV from the leader's slot once that is prefilled.</summary>
+    private void AssignFollowerSlot(Sequence f)
+    {
+        var target = _slots.Where(x => x.Owner is null).OrderBy(x => x.Tokens.Count > 0).ThenBy(x => x.LastUsed).First();
+        Clear(target);
+        target.Owner = f;
+        target.Configuration = f.Lease!.Configuration;
+        target.LastUsed = ++_clock;
+        f.Slot = target;
+    }
+
+    /// <summary>The leader's prompt is in its slot: copy that KV to each waiting follower, which then samples from the same logits.</summary>
+    private void StartFollowers(Sequence leader, int index, List<(Sequence Sequence, int Index)> outputs)
+    {
+        if (leader.Group is null) return;
+        foreach (var f in leader.Group.Followers)
+        {
+            if (!f.AwaitingLeader || f.Finished) continue;
+            _context.Memory.SeqCopy(leader.Slot!.SequenceId, f.Slot!.SequenceId, 0, leader.Prompt.Length);
+            f.Slot.Tokens.AddRange(leader.Prompt);
+            f.PromptCursor = leader.Prompt.Length;
+            f.AwaitingLeader = false;
+            outputs.Add((f, index));
         }
     }
 
@@ -276,7 +339,7 @@ internal sealed class BatchScheduler : IDisposable
     private void Step()
     {
         _steps++;
-        DecodeBatch([.. _running.Where(s => !s.IsPrefilling)], [.. _running.Where(s => s.IsPrefilling)], _context.BatchSize);
+        DecodeBatch([.. _running.Where(s => !s.AwaitingLeader && !s.IsPrefilling)], [.. _running.Where(s => !s.AwaitingLeader && s.IsPrefilling)], _context.BatchSize);
         foreach (var key in _groupServedAt.Keys.Where(k => !_running.Any(s => s.Lease!.Configuration.Key == k)).ToList())
             _groupServedAt.Remove(key);
     }
@@ -330,9 +393,13 @@ internal sealed class BatchScheduler : IDisposable
         {
             s.Slot!.Tokens.AddRange(s.Prompt.AsSpan(s.PromptCursor, n));
             s.PromptCursor += n;
+            _prefillTokens += n;
         }
+        foreach (var (s, index) in outputs.ToList())
+            if (s.Group is not null && s.Choice == 0 && !s.IsPrefilling) StartFollowers(s, index, outputs);
         foreach (var (s, index) in outputs)
         {
+            if (s.Finished) continue;
             try
             {
                 Sample(s, index);
@@ -396,12 +463,12 @@ internal sealed class BatchScheduler : IDisposable
 
         if (!s.Request.IgnoreEos && _vocab.IsEog(token))
         {
-            if (logprob is not null) s.Output.Writer.TryWrite(new GenerationDelta("", 1, [logprob]));
+            if (logprob is not null) s.Output.Writer.TryWrite(new GenerationDelta("", 1, [logprob], s.Choice));
             Finish(s, FinishReason.Stop);
             return;
         }
         var text = s.Stops.Push(s.Decoder.Append(token));
-        s.Output.Writer.TryWrite(new GenerationDelta(text, 1, logprob is null ? null : [logprob]));
+        s.Output.Writer.TryWrite(new GenerationDelta(text, 1, logprob is null ? null : [logprob], s.Choice));
         if (s.Stops.Stopped) Finish(s, FinishReason.Stop);
         else if (s.Generated >= s.MaxTokens || s.Slot!.Tokens.Count >= _contextPerSequence) Finish(s, FinishReason.Length);
         else s.NextToken = token;
@@ -410,24 +477,30 @@ internal sealed class BatchScheduler : IDisposable
     private void Finish(Sequence s, FinishReason reason)
     {
         var rest = s.Stops.Push(s.Decoder.Flush()) + s.Stops.Flush();
-        if (rest.Length > 0) s.Output.Writer.TryWrite(new GenerationDelta(rest, 0, null));
-        s.Output.Writer.TryWrite(new GenerationCompleted(reason, s.Prompt.Length, s.Generated, s.CachedPromptTokens));
-        _meters.Requests.Add(1, EngineMeters.Adapter(s.AdapterTag), new("outcome", reason == FinishReason.Stop ? "stop" : "length"));
+        if (rest.Length > 0) s.Output.Writer.TryWrite(new GenerationDelta(rest, 0, null, s.Choice));
+        s.Output.Writer.TryWrite(new GenerationCompleted(reason, s.Prompt.Length, s.Generated, s.CachedPromptTokens, s.Choice));
         Release(s, keepKv: _options.PrefixCache);
+        if (s.Group is not null && --s.Group.Remaining > 0) return; // the stream ends with the last choice
+        _meters.Requests.Add(1, EngineMeters.Adapter(s.AdapterTag), new("outcome", reason == FinishReason.Stop ? "stop" : "length"));
         s.Output.Writer.TryComplete();
     }
 
     private void Fail(Sequence s, Exception error)
     {
+        if (s.Finished) return; // a choice already ended with its group
         _meters.Requests.Add(1, EngineMeters.Adapter(s.AdapterTag), new("outcome", error is OperationCanceledException ? "cancelled" : "error"));
-        Release(s, keepKv: false);
+        // One choice failing (or the request cancelled) ends every choice: they share one stream.
+        foreach (var member in s.Group?.Members ?? [s]) Release(member, keepKv: false);
         Complete(s, error);
     }
 
     private static void Complete(Sequence s, Exception? error)
     {
-        s.Finished = true;
-        s.Sampler.Dispose();
+        foreach (var member in s.Group?.Members ?? [s])
+        {
+            member.Finished = true;
+            member.Sampler.Dispose();
+        }
         s.Output.Writer.TryComplete(error);
     }
 
@@ -480,7 +553,8 @@ internal sealed class BatchScheduler : IDisposable
         PromptTokens: _promptTokens,
         CachedPromptTokens: _cachedTokens,
         KvTokens: _slots.Sum(x => x.Tokens.Count),
-        Decodes: _decodes);
+        Decodes: _decodes,
+        PrefillTokens: _prefillTokens);
 
     public void Dispose()
     {
