@@ -91,6 +91,9 @@ public sealed record EngineOptions
     /// </summary>
     public string? ChatTemplate { get; init; }
 
+    /// <summary>Most choices (GenerationRequest.Choices, OpenAI's n) one request may ask for; each holds a sequence slot.</summary>
+    public int MaxChoices { get; init; } = 8;
+
     /// <summary>Name the base model is served under; null = the model file name without extension.</summary>
     public string? ModelName { get; init; }
 }

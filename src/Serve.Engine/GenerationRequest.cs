@@ -38,4 +38,10 @@ public sealed record GenerationRequest
     /// ClientQueueShare) and clients take turns. Null: an in-process caller, not limited.
     /// </summary>
     public string? ClientId { get; init; }
+
+    /// <summary>
+    /// Completions generated for the prompt (OpenAI's n), 1 to EngineOptions.MaxChoices. The prompt is prefilled once
+    /// and its KV copied to each choice's sequence; with a seed, choice i samples with seed + i.
+    /// </summary>
+    public int Choices { get; init; } = 1;
 }

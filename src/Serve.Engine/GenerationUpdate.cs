@@ -1,16 +1,20 @@
 namespace Serve.Engine;
 
-/// <summary>What a running generation reports, in order: one Started, any number of Deltas, one Completed.</summary>
+/// <summary>What a running generation reports, in order: one Started, any number of Deltas, one Completed per choice (Choice: 0-based index, n > 1).</summary>
 public abstract record GenerationUpdate;
 
 /// <summary>The request has a sequence slot; PromptTokens were counted, CachedPromptTokens of them reused from the prefix cache.</summary>
 public sealed record GenerationStarted(int PromptTokens, int CachedPromptTokens, AdapterConfiguration Adapters) : GenerationUpdate;
 
 /// <summary>New text (complete UTF-8, with stop strings held back until they cannot match) and the tokens behind it.</summary>
-public sealed record GenerationDelta(string Text, int TokenCount, IReadOnlyList<TokenLogprob>? Logprobs) : GenerationUpdate;
+public sealed record GenerationDelta(string Text, int TokenCount, IReadOnlyList<TokenLogprob>? Logprobs, int Choice = 0) : GenerationUpdate;
 
-/// <summary>The end: why, and the token counts for usage.</summary>
-public sealed record GenerationCompleted(FinishReason Reason, int PromptTokens, int CompletionTokens, int CachedPromptTokens) : GenerationUpdate;
+/// <summary>
+/// The end of one choice: why, and the token counts for usage. With n > 1 choices each choice completes once (the
+/// stream ends after the last); PromptTokens are the same in each (count them once), CompletionTokens are this
+/// choice's own (sum them).
+/// </summary>
+public sealed record GenerationCompleted(FinishReason Reason, int PromptTokens, int CompletionTokens, int CachedPromptTokens, int Choice = 0) : GenerationUpdate;
 
 public enum FinishReason
 {

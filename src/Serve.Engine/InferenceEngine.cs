@@ -208,6 +208,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         catch
         {
             sequence.Sampler.Dispose();
+            foreach (var f in sequence.Group?.Followers ?? []) f.Sampler.Dispose();
             throw;
         }
         using var registration = cancellationToken.Register(() =>
@@ -283,17 +284,42 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             throw new InvalidGenerationRequestException($"top_logprobs must be between 0 and 20, got {request.TopLogprobs}.", "top_logprobs");
         if (request.TopLogprobs > 0 && !request.Logprobs)
             throw new InvalidGenerationRequestException("top_logprobs needs logprobs to be true.", "top_logprobs");
+        if (request.Choices < 1 || request.Choices > Options.MaxChoices)
+            throw new InvalidGenerationRequestException($"n must be between 1 and {Options.MaxChoices} (MaxChoices), got {request.Choices}.", "n");
+        if (request.Choices > Options.MaxSequences)
+            throw new InvalidGenerationRequestException($"n ({request.Choices}) needs that many sequences at once, more than this engine runs ({Options.MaxSequences}, MaxSequences).", "n");
         SamplerFactory.Validate(request.Sampling, _model.Vocab.Count);
-        LlamaSamplerChain sampler;
+        var id = Interlocked.Increment(ref _nextId);
+        var choices = new List<Sequence>(request.Choices);
         try
         {
-            sampler = SamplerFactory.Create(_model, request.Sampling);
+            for (var i = 0; i < request.Choices; i++)
+            {
+                // Choice i samples with seed + i, so each choice is reproducible on its own.
+                var sampling = i > 0 && request.Sampling.Seed is { } seed ? request.Sampling with { Seed = unchecked(seed + (uint)i) } : request.Sampling;
+                LlamaSamplerChain sampler;
+                try
+                {
+                    sampler = SamplerFactory.Create(_model, sampling);
+                }
+                catch (LlamaException e)
+                {
+                    throw new InvalidGenerationRequestException($"The grammar is invalid: {e.Message}", "grammar");
+                }
+                choices.Add(new Sequence(id, request, prompt, maxTokens, sampler, _model.Vocab, choices.Count > 0 ? choices[0].Output : null, i) { AwaitingLeader = i > 0 });
+            }
         }
-        catch (LlamaException e)
+        catch
         {
-            throw new InvalidGenerationRequestException($"The grammar is invalid: {e.Message}", "grammar");
+            foreach (var c in choices) c.Sampler.Dispose();
+            throw;
         }
-        return new Sequence(Interlocked.Increment(ref _nextId), request, prompt, maxTokens, sampler, _model.Vocab);
+        if (choices.Count > 1)
+        {
+            var group = new ChoiceGroup(choices);
+            foreach (var c in choices) c.Group = group;
+        }
+        return choices[0];
     }
 
     private void CheckAdapters(IReadOnlyList<AdapterWeight> adapters)
@@ -332,6 +358,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         Require(o.DefaultMaxTokens >= 1, $"DefaultMaxTokens must be at least 1, got {o.DefaultMaxTokens}.");
         Require(o.Threads is null or >= 1, $"Threads must be at least 1, got {o.Threads}.");
         Require(o.ClientRunningShare is > 0 and <= 1, $"ClientRunningShare must be in (0, 1], got {o.ClientRunningShare}.");
+        Require(o.MaxChoices >= 1, $"MaxChoices must be at least 1, got {o.MaxChoices}.");
         Require(o.ClientQueueShare is > 0 and <= 1, $"ClientQueueShare must be in (0, 1], got {o.ClientQueueShare}.");
     }
 

@@ -9,7 +9,8 @@ namespace Serve.Engine.Scheduling;
 /// One request inside the engine. The caller's side only reads Output and sets Cancel; everything else belongs to
 /// the scheduler thread.
 /// </summary>
-internal sealed class Sequence(long id, GenerationRequest request, int[] prompt, int maxTokens, LlamaSamplerChain sampler, LlamaVocab vocab)
+internal sealed class Sequence(long id, GenerationRequest request, int[] prompt, int maxTokens, LlamaSamplerChain sampler, LlamaVocab vocab,
+    Channel<GenerationUpdate>? output = null, int choice = 0)
 {
     private int _cancelled;
 
@@ -20,7 +21,16 @@ internal sealed class Sequence(long id, GenerationRequest request, int[] prompt,
     public LlamaSamplerChain Sampler { get; } = sampler;
     public TokenTextDecoder Decoder { get; } = new(vocab);
     public StopStringMatcher Stops { get; } = new(request.Stop);
-    public Channel<GenerationUpdate> Output { get; } = Channel.CreateUnbounded<GenerationUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    public Channel<GenerationUpdate> Output { get; } = output ?? Channel.CreateUnbounded<GenerationUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    /// <summary>Index of this choice (n > 1): choice 0 is queued and prefills; the others follow it.</summary>
+    public int Choice { get; } = choice;
+
+    /// <summary>All choices of the request when it asked for more than one (they share Output); null for one choice.</summary>
+    public ChoiceGroup? Group { get; set; }
+
+    /// <summary>A follower choice whose slot gets the prompt's KV copied from choice 0 once that is prefilled.</summary>
+    public bool AwaitingLeader { get; set; }
     public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
 
     /// <summary>Adapter names for metrics tags ("base" for none).</summary>
@@ -43,4 +53,12 @@ internal sealed class Sequence(long id, GenerationRequest request, int[] prompt,
     public int Generated { get; set; }
     public long FirstTokenAt { get; set; }
     public long LastTokenAt { get; set; }
+}
+
+/// <summary>The choices of one request (n > 1): Members[i] is choice i; Output completes when Remaining reaches 0.</summary>
+internal sealed class ChoiceGroup(IReadOnlyList<Sequence> members)
+{
+    public IReadOnlyList<Sequence> Members { get; } = members;
+    public int Remaining { get; set; } = members.Count;
+    public IEnumerable<Sequence> Followers => Members.Skip(1);
 }
