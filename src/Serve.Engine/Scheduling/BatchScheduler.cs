@@ -480,7 +480,14 @@ internal sealed class BatchScheduler : IDisposable
         PromptTokens: _promptTokens,
         CachedPromptTokens: _cachedTokens,
         KvTokens: _slots.Sum(x => x.Tokens.Count),
-        Decodes: _decodes);
+        Decodes: _decodes,
+        KvCapacityTokens: _slots.Length * _contextPerSequence,
+        RunningKvTokens: _running.Sum(s => s.Slot?.Tokens.Count ?? 0),
+        RunningAdapters: AdapterNames(_running),
+        WaitingAdapters: AdapterNames(_waiting.Concat(_incoming)));
+
+    private static string[] AdapterNames(IEnumerable<Sequence> sequences) =>
+        [.. sequences.SelectMany(s => s.Request.Adapters.Select(a => a.Name)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
     public void Dispose()
     {
