@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Serve.Engine;
 using Serve.Models;
 using Serve.Redis.Registry;
+using Serve.Server.Hosting;
 
 namespace Serve.Redis.Tests;
 

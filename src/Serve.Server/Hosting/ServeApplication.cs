@@ -56,6 +56,7 @@ public static class ServeApplication
         services.AddOptions<SharedStateOptions>().BindConfiguration(SharedStateOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ResponseCacheOptions>().BindConfiguration(ResponseCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<SharedState>();
+        services.AddSingleton<IRedisConnectionSource>(sp => sp.GetRequiredService<SharedState>());
         services.AddSingleton<ResponseCaching>();
         services.AddHostedService<SharedStateService>();
         // The gateway heartbeat goes to the shared Redis unless Serve:Cluster:Redis names another.
