@@ -22,18 +22,23 @@ public sealed class ReplicaHeartbeatService : BackgroundService
     private readonly IHostApplicationLifetime _lifetime;
     private readonly HealthCheckService? _health;
     private readonly ILogger<ReplicaHeartbeatService> _logger;
-    private ConnectionMultiplexer? _connection;
+    private readonly IRedisConnectionSource? _connections;
+    private ConnectionMultiplexer? _ownConnection;
     private ReplicaHeartbeat? _heartbeat;
 
     public ReplicaHeartbeatService(IOptions<ClusterOptions> options, IServer server, IHostApplicationLifetime lifetime,
-        ILogger<ReplicaHeartbeatService> logger, HealthCheckService? health = null)
+        ILogger<ReplicaHeartbeatService> logger, HealthCheckService? health = null, IRedisConnectionSource? connections = null)
     {
+        _connections = connections;
         _options = options.Value;
         _server = server;
         _lifetime = lifetime;
         _logger = logger;
         _health = health;
     }
+
+    /// <summary>Whether the heartbeat opened a connection of its own (false when it shares the process's).</summary>
+    public bool OwnsConnection => _ownConnection is not null;
 
     /// <summary>The record being published, once the server has started listening.</summary>
     public ReplicaRecord? Record => _heartbeat?.Record;
@@ -45,10 +50,15 @@ public sealed class ReplicaHeartbeatService : BackgroundService
         if (!await WaitForStartAsync(stoppingToken).ConfigureAwait(false)) return;
 
         var record = new ReplicaRecord(ReplicaId(), AdvertisedUrl(), DateTimeOffset.UtcNow);
-        var configuration = ConfigurationOptions.Parse(_options.Redis);
-        configuration.AbortOnConnectFail = false; // Redis may come up after the replica
-        _connection = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
-        _heartbeat = new ReplicaHeartbeat(_connection.GetDatabase(), new ReplicaKeys(_options.KeyPrefix), record);
+        var connection = _connections?.For(_options.Redis);
+        if (connection is null)
+        {
+            // Serve:Cluster:Redis names a Redis the process has no connection to: the heartbeat's own.
+            var configuration = ConfigurationOptions.Parse(_options.Redis);
+            configuration.AbortOnConnectFail = false; // Redis may come up after the replica
+            connection = _ownConnection = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        }
+        _heartbeat = new ReplicaHeartbeat(connection.GetDatabase(), new ReplicaKeys(_options.KeyPrefix), record);
         _logger.LogInformation("Registering replica {Id} at {Url} in Redis every {Interval}", record.Id, record.Url, _options.HeartbeatInterval);
 
         using var timer = new PeriodicTimer(_options.HeartbeatInterval);
@@ -79,7 +89,7 @@ public sealed class ReplicaHeartbeatService : BackgroundService
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (_heartbeat is null || _connection is null) return;
+        if (_heartbeat is null) return;
         try
         {
             // Best effort: a replica that cannot deregister simply expires after the TTL.
@@ -93,7 +103,7 @@ public sealed class ReplicaHeartbeatService : BackgroundService
 
     public override void Dispose()
     {
-        _connection?.Dispose();
+        _ownConnection?.Dispose();
         base.Dispose();
     }
 

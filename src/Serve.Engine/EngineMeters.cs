@@ -24,6 +24,7 @@ internal sealed class EngineMeters : IDisposable
         _meter.CreateObservableGauge("serve.engine.requests_running", () => Tagged(status().RunningPerAdapter), "{request}", "Requests decoding, per adapter.");
         _meter.CreateObservableGauge("serve.engine.requests_waiting", () => Tagged(status().WaitingPerAdapter), "{request}", "Requests queued for a sequence slot, per adapter.");
         _meter.CreateObservableGauge("serve.engine.queue_depth", () => status().Waiting, "{request}", "Requests queued for a sequence slot.");
+        _meter.CreateObservableGauge("serve.engine.kv_cache_usage", () => status().KvUsage, "1", "Share of the KV positions held by sequence slots (0..1).");
         _meter.CreateObservableGauge("serve.engine.adapters_loaded", () => status().LoadedAdapters, "{adapter}", "Adapters in memory.");
     }
 

@@ -116,6 +116,11 @@ public sealed class AdminApiTests(ServerFixture fixture)
         var status = await (await admin.GetAsync("admin/status")).JsonAsync();
         Assert.True(status.GetProperty("ready").GetBoolean());
         Assert.True(status.GetProperty("loaded_adapters").GetInt32() >= 1);
+        // KV use as the protocol's vllm:kv_cache_usage_perc reports it: a share of every sequence slot's positions.
+        var capacity = status.GetProperty("kv_capacity_tokens").GetInt32();
+        var perSequence = fixture.Server.Engine.Options.ContextPerSequence!.Value;
+        Assert.True(capacity >= fixture.Server.Engine.Options.MaxSequences * perSequence && capacity % perSequence == 0, $"capacity {capacity}");
+        Assert.InRange(status.GetProperty("kv_usage").GetDouble(), 0, 1);
     }
 
     [Fact]

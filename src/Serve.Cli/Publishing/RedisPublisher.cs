@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using Serve.Engine.Adapters;
 using Serve.Redis;
 using Serve.Redis.Registry;
 
@@ -19,11 +18,8 @@ public static class RedisPublisher
         while (!store.Connection.IsConnected && DateTime.UtcNow < deadline) await Task.Delay(100).ConfigureAwait(false);
         if (!store.Connection.IsConnected) throw new TimeoutException($"Redis at {connection} did not answer within {timeout.TotalSeconds:F0} s");
         var bytes = await File.ReadAllBytesAsync(path).ConfigureAwait(false);
-        string architecture;
-        using (var file = Serve.Gguf.GgufFile.Read(path)) architecture = file.Architecture ?? "llama";
-        var info = new AdapterInfo(name, version.Sha256, path, version.Rank, version.Alpha, architecture, version.BaseSha256, bytes.LongLength,
-            version.Created, IsLoaded: false, IsPinned: false, ActiveSequences: 0, new Dictionary<string, string>());
-        var record = await new RedisAdapterRegistry(store).PublishAsync(info, bytes).ConfigureAwait(false);
+        var adapter = new AdapterPublication(name, version.Sha256, version.BaseSha256, version.Rank, version.Alpha);
+        var record = await new RedisAdapterRegistry(store).PublishAsync(adapter, bytes).ConfigureAwait(false);
         return record.Version;
     }
 }

@@ -226,7 +226,7 @@ public sealed partial class AdapterCatalog : IDisposable
         var adapters = Slots.TryAcquire(sources);
         if (adapters is null) return null;
         var order = Enumerable.Range(0, weights.Count).OrderBy(i => weights[i].Name, StringComparer.Ordinal).ToArray();
-        var configuration = new AdapterConfiguration([.. order.Select(i => new AdapterConfigurationEntry(weights[i].Name, adapters[i].Version, weights[i].Scale))]);
+        var configuration = AdapterConfiguration.From(weights, i => adapters[i].Version);
         return new AdapterLease(Slots, configuration, adapters, [.. order.Select(i => new LlamaAdapterSlot(adapters[i].Slot, weights[i].Scale))]);
     }
 

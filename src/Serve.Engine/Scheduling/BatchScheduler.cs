@@ -351,7 +351,14 @@ internal sealed class BatchScheduler : IDisposable
         CachedPromptTokens: _cachedTokens,
         KvTokens: _policy.Slots.Sum(x => x.Tokens.Count),
         Decodes: _decodes,
-        PrefillTokens: _prefillTokens);
+        PrefillTokens: _prefillTokens,
+        KvCapacityTokens: _policy.Slots.Length * _contextPerSequence,
+        RunningKvTokens: _policy.Running.Sum(s => s.Slot?.Tokens.Count ?? 0),
+        RunningAdapters: AdapterNames(_policy.Running),
+        WaitingAdapters: AdapterNames(_policy.Waiting.Concat(_incoming)));
+
+    private static string[] AdapterNames(IEnumerable<Sequence> sequences) =>
+        [.. sequences.SelectMany(s => s.Request.Adapters.Select(a => a.Name)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
     public void Dispose()
     {

@@ -38,7 +38,7 @@ internal sealed class RoutingObserverMiddleware
             }
             else
             {
-                var keyed = decision?.Model ?? context.Features.Get<RoutingKeyFeature>()?.Model;
+                var keyed = decision?.Model ?? context.Features.Get<RoutingKeyFeature>()?.Key;
                 _metrics.Routed(replica, keyed is null ? RoutingDecisions.Unkeyed : RoutingDecisions.Home);
             }
         }

@@ -10,7 +10,8 @@ namespace Serve.Gateway.LoadBalancing;
 /// <summary>
 /// Sends each adapter to the replica that ranks first for it by rendezvous hashing, so an adapter stays loaded and
 /// batched on few replicas, and spills down that adapter's ranking when a replica is overloaded: in-flight + 1 above
-/// max(MinimumLoad, ⌈(1+ε)·(total in-flight + 1)/n⌉) (consistent hashing with bounded loads). Requests without a
+/// max(MinimumLoad, ⌈(1+ε)·(total in-flight + 1)/n⌉) (consistent hashing with bounded loads). A request using the
+/// "adapters" extension is ranked by its sorted adapter set instead of its model. Requests without a
 /// model go to the least loaded replica. Select it with a cluster's <c>"LoadBalancingPolicy": "AdapterAffinity"</c>.
 /// </summary>
 internal sealed class AdapterAffinityPolicy : ILoadBalancingPolicy
@@ -28,7 +29,7 @@ internal sealed class AdapterAffinityPolicy : ILoadBalancingPolicy
     public DestinationState? PickDestination(HttpContext context, ClusterState cluster, IReadOnlyList<DestinationState> availableDestinations)
     {
         if (availableDestinations.Count == 0) return null;
-        var model = context.Features.Get<RoutingKeyFeature>()?.Model;
+        var model = context.Features.Get<RoutingKeyFeature>()?.Key;
         if (model is null)
         {
             var least = LeastLoaded(availableDestinations);

@@ -12,4 +12,8 @@ public sealed record AdapterRecord(
     float Alpha,
     long SizeBytes,
     DateTimeOffset CreatedUtc,
-    string Location);
+    string Location)
+{
+    /// <summary>The record as the registry stores it (snake_case JSON).</summary>
+    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this, RegistryJson.Default.AdapterRecord);
+}

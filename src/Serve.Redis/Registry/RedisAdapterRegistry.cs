@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using Serve.Engine.Adapters;
 using StackExchange.Redis;
 
 namespace Serve.Redis.Registry;
@@ -27,7 +26,7 @@ public sealed class RedisAdapterRegistry(RedisStore store, long maxBlobBytes = 2
     /// Stores the bytes and record of a version and makes it current, then announces it. The adapter should have been
     /// validated (a replica's catalog does that) before publishing.
     /// </summary>
-    public async Task<AdapterRecord> PublishAsync(AdapterInfo adapter, byte[] content)
+    public async Task<AdapterRecord> PublishAsync(AdapterPublication adapter, byte[] content)
     {
         ArgumentNullException.ThrowIfNull(adapter);
         if (content.LongLength > MaxBlobBytes)
@@ -141,6 +140,6 @@ public sealed class RedisAdapterRegistry(RedisStore store, long maxBlobBytes = 2
     private Task AnnounceAsync(AdapterEvent e) =>
         store.Connection.GetSubscriber().PublishAsync(store.Channel(EventsChannel), JsonSerializer.Serialize(e, RegistryJson.Default.AdapterEvent));
 
-    internal static string Short(string version) => version.Length > 12 ? version[..12] : version;
+    public static string Short(string version) => version.Length > 12 ? version[..12] : version;
     private static string Truncate(string s) => s.Length > 80 ? s[..80] + "..." : s;
 }

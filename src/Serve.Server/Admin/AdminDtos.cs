@@ -41,4 +41,6 @@ public sealed record EngineStatusView(
     long GeneratedTokens,
     long PromptTokens,
     long CachedPromptTokens,
-    int KvTokens);
+    int KvTokens,
+    double KvUsage,
+    int KvCapacityTokens);

@@ -72,7 +72,7 @@ public static class AdminApi
             var engine = host.Require();
             var s = engine.Status;
             return TypedResults.Json(new EngineStatusView(s.Ready, engine.BaseModel.Name, engine.BaseModel.Sha256, s.Running, s.Waiting, s.RunningPerAdapter,
-                s.WaitingPerAdapter, s.LoadedAdapters, s.Steps, s.GeneratedTokens, s.PromptTokens, s.CachedPromptTokens, s.KvTokens), ServeJson.Context.EngineStatusView);
+                s.WaitingPerAdapter, s.LoadedAdapters, s.Steps, s.GeneratedTokens, s.PromptTokens, s.CachedPromptTokens, s.KvTokens, s.KvUsage, s.KvCapacityTokens), ServeJson.Context.EngineStatusView);
         }).WithSummary("The scheduler's state: running and waiting requests per adapter, loaded adapters, KV use.");
         return routes;
     }

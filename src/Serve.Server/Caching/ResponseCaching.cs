@@ -31,7 +31,7 @@ public sealed class ResponseCaching(SharedState state, IOptionsMonitor<ResponseC
         var o = options.CurrentValue;
         if (!o.Enabled || !IsDeterministic(plan.Request) || Configuration(engine, plan.Request.Adapters) is not { } adapters) return ResponseCacheTicket.PassThrough;
         var canonical = CanonicalRequest.Write(plan, engine.Options);
-        var key = ResponseCacheKey.Compute(engine.BaseModel.Sha256, adapters, endpoint, canonical);
+        var key = ResponseCacheKey.Compute(engine.BaseModel.Sha256, adapters.Key, endpoint, canonical);
         var response = context.Response;
         var hit = await state.Cache.GetAsync(key, context.RequestAborted).ConfigureAwait(false);
         if (hit is not null)
@@ -62,7 +62,7 @@ public sealed class ResponseCaching(SharedState state, IOptionsMonitor<ResponseC
             // Store under the configuration the engine really used: an adapter replaced between lookup and start
             // must not put the new version's answer under the old version's key.
             if (run.Started is not { } started) return;
-            var storeKey = started.Adapters.Key == adapters.Key ? key : ResponseCacheKey.Compute(engine.BaseModel.Sha256, started.Adapters, endpoint, canonical);
+            var storeKey = started.Adapters.Key == adapters.Key ? key : ResponseCacheKey.Compute(engine.BaseModel.Sha256, started.Adapters.Key, endpoint, canonical);
             await state.Cache.SetAsync(storeKey, new CachedResponse(contentType, body, DateTimeOffset.UtcNow), o.TimeToLive).ConfigureAwait(false);
             Stores.Inc();
         }, plan.Stream);
@@ -71,15 +71,13 @@ public sealed class ResponseCaching(SharedState state, IOptionsMonitor<ResponseC
     /// <summary>The configuration a request will run with, by the adapters' current versions; null when one is unknown (the engine answers 404).</summary>
     private static AdapterConfiguration? Configuration(InferenceEngine engine, IReadOnlyList<AdapterWeight> weights)
     {
-        if (weights.Count == 0) return AdapterConfiguration.None;
-        var entries = new List<AdapterConfigurationEntry>(weights.Count);
-        foreach (var w in weights)
+        var versions = new string[weights.Count];
+        for (var i = 0; i < weights.Count; i++)
         {
-            if (engine.Adapters.Find(w.Name) is not { } info) return null;
-            entries.Add(new AdapterConfigurationEntry(w.Name, info.Version, w.Scale));
+            if (engine.Adapters.Find(weights[i].Name) is not { } info) return null;
+            versions[i] = info.Version;
         }
-        entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-        return new AdapterConfiguration(entries);
+        return AdapterConfiguration.From(weights, i => versions[i]);
     }
 }
 

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Options;
 using Serve.Server.OpenAi;
 
@@ -17,6 +14,8 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IOptionsMonitor<Ser
     {
         var path = context.Request.Path;
         var o = options.CurrentValue;
+        // vLLM's adapter endpoints sit under /v1 but are admin operations: AdminKeyFilter guards them, with the admin key.
+        if (Apis.LoraAdapterApi.IsAdapterEndpoint(path)) return next(context);
         // vLLM serves /tokenize and /detokenize beside /v1: the same keys guard them.
         if (path.StartsWithSegments("/v1") || path.StartsWithSegments("/tokenize") || path.StartsWithSegments("/detokenize"))
         {
@@ -24,22 +23,12 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IOptionsMonitor<Ser
             var key = BearerToken(context.Request);
             if (key is null)
                 return Reject(context, 401, "You didn't provide an API key. Provide it in the Authorization header as 'Bearer YOUR_KEY'.", "missing_api_key");
-            if (!o.ApiKeys.Any(k => FixedTimeEquals(k, key)))
+            if (!o.ApiKeys.Any(k => Admin.AdminKeyFilter.FixedTimeEquals(k, key)))
                 return Reject(context, 401, "Incorrect API key provided.", "invalid_api_key");
             return next(context);
         }
-        if (path.StartsWithSegments("/admin"))
-        {
-            if (string.IsNullOrEmpty(o.AdminKey))
-            {
-                var remote = context.Connection.RemoteIpAddress;
-                if (remote is null || IPAddress.IsLoopback(remote)) return next(context);
-                return Reject(context, 403, "The admin API is only open to loopback clients when no admin key is configured (Serve:AdminKey).", "admin_disabled", OpenAiErrorTypes.Permission);
-            }
-            var key = BearerToken(context.Request) ?? context.Request.Headers["X-Admin-Key"].FirstOrDefault();
-            if (key is null) return Reject(context, 401, "The admin API needs the admin key as 'Authorization: Bearer ADMIN_KEY'.", "missing_api_key");
-            if (!FixedTimeEquals(o.AdminKey, key)) return Reject(context, 401, "Incorrect admin key provided.", "invalid_api_key");
-        }
+        if (path.StartsWithSegments("/admin") && Admin.AdminKeyFilter.Check(context, o) is { } refusal)
+            return OpenAiErrors.WriteAsync(context, refusal);
         return next(context);
     }
 
@@ -50,10 +39,6 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IOptionsMonitor<Ser
         var token = header["Bearer ".Length..].Trim();
         return token.Length == 0 ? null : token;
     }
-
-    /// <summary>Compares without leaking through timing how much of a key was right.</summary>
-    private static bool FixedTimeEquals(string expected, string actual) =>
-        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(actual)));
 
     private static Task Reject(HttpContext context, int status, string message, string code, string type = OpenAiErrorTypes.InvalidRequest) =>
         OpenAiErrors.WriteAsync(context, new OpenAiException(status, message, type, null, code));

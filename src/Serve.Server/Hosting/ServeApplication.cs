@@ -52,10 +52,12 @@ public static class ServeApplication
         services.AddSingleton<IValidateOptions<EngineSettings>>(sp => sp.GetRequiredService<EngineSettingsValidation>());
 
         services.AddSingleton<EngineHost>();
+        services.AddSingleton<ModelServerMetrics>(sp => new ModelServerMetrics(sp.GetRequiredService<EngineHost>()));
         services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         services.AddOptions<SharedStateOptions>().BindConfiguration(SharedStateOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ResponseCacheOptions>().BindConfiguration(ResponseCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<SharedState>();
+        services.AddSingleton<IRedisConnectionSource>(sp => sp.GetRequiredService<SharedState>());
         services.AddSingleton<ResponseCaching>();
         services.AddHostedService<SharedStateService>();
         // The gateway heartbeat goes to the shared Redis unless Serve:Cluster:Redis names another.
@@ -94,9 +96,11 @@ public static class ServeApplication
         app.MapTokenizeApi();
         app.MapAdminApi();
         app.MapRegistryApi();
+        app.MapLoraAdapterApi();
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false }).ExcludeFromDescription();
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).ExcludeFromDescription();
-        app.MapMetrics("/metrics").ExcludeFromDescription();
+        // prometheus-net's registry plus the model-server protocol's vllm:* metrics (ModelServerMetrics).
+        app.MapGet("/metrics", ModelServerMetrics.WriteAsync).ExcludeFromDescription();
         app.MapOpenApi();
         app.MapScalarApiReference(o => o.WithTitle("Serve API"));
         app.MapGet("/", () => Results.Redirect("/scalar")).ExcludeFromDescription();

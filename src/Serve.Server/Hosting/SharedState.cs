@@ -1,10 +1,12 @@
 using Microsoft.Extensions.Options;
+using Serve.Cluster;
 using Serve.Engine;
 using Serve.Redis;
 using Serve.Redis.Caching;
 using Serve.Redis.RateLimiting;
 using Serve.Redis.Registry;
 using Serve.Server.Caching;
+using StackExchange.Redis;
 
 namespace Serve.Server.Hosting;
 
@@ -12,8 +14,9 @@ namespace Serve.Server.Hosting;
 /// The state a replica shares with the others, or its single-node stand-ins: the response cache (memory level,
 /// plus Redis when configured), the rate limiter (Redis counters with the in-process limiter as fallback) and the
 /// shared adapter registry with its sync. Nothing here waits for Redis: a dead Redis degrades, it never stops.
+/// Its one connection is also the heartbeat's (<see cref="IRedisConnectionSource"/>): one Redis connection per process.
 /// </summary>
-public sealed class SharedState : IAsyncDisposable
+public sealed class SharedState : IAsyncDisposable, IRedisConnectionSource
 {
     private readonly ILoggerFactory _loggers;
     private readonly SharedStateOptions _options;
@@ -40,6 +43,10 @@ public sealed class SharedState : IAsyncDisposable
         Limiter = new RedisRateLimiter(Store, fallback);
         Registry = new RedisAdapterRegistry(Store, _options.RegistryMaxBlobBytes);
     }
+
+    /// <summary>The shared connection when connectionString is the one Serve:Redis names (the heartbeat's default).</summary>
+    public IConnectionMultiplexer? For(string connectionString) =>
+        Store is not null && string.Equals(connectionString.Trim(), _options.Redis?.Trim(), StringComparison.Ordinal) ? Store.Connection : null;
 
     /// <summary>The Redis connection; null on a single node.</summary>
     public RedisStore? Store { get; }

@@ -29,6 +29,8 @@ namespace Serve.Server.OpenAi;
 [JsonSerializable(typeof(AdapterListView))]
 [JsonSerializable(typeof(RegisterAdapterBody))]
 [JsonSerializable(typeof(EngineStatusView))]
+[JsonSerializable(typeof(Serve.Server.Apis.LoadLoraAdapterRequest))]
+[JsonSerializable(typeof(Serve.Server.Apis.UnloadLoraAdapterRequest))]
 [JsonSerializable(typeof(Serve.Server.Apis.PublishedAdapterView))]
 [JsonSerializable(typeof(Serve.Server.Apis.PublishedAdapterListView))]
 public sealed partial class ServeJsonContext : JsonSerializerContext;

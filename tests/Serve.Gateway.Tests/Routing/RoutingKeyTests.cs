@@ -38,3 +38,24 @@ public sealed class RoutingKeyTests
         Assert.Equal(4096, (await RoutingKeyMiddleware.ReadAsync(new MemoryStream(new byte[4096]), 4096, CancellationToken.None))!.Length);
     }
 }
+
+public sealed class AdapterSetKeyTests
+{
+    [Theory]
+    [InlineData("""{"model":"base","adapters":[{"name":"b","scale":0.5},{"name":"a"}]}""", "a+b")]
+    [InlineData("""{"adapters":[{"scale":1,"name":"x"}],"model":"m"}""", "x")]
+    [InlineData("""{"model":"m","adapters":[{"name":"a"},{"name":"a","scale":0.1}]}""", "a")]
+    [InlineData("""{"model":"m","adapters":[]}""", "m")]
+    [InlineData("""{"model":"m","adapters":"a"}""", "m")]
+    [InlineData("""{"model":"m","adapters":[{"scale":1}]}""", "m")]
+    [InlineData("""{"model":"m","adapters":[{"name":"a"},"b"]}""", "m")]
+    public void TryReadKey_AdaptersExtension_KeysBySortedSet(string json, string expected)
+    {
+        Assert.True(RoutingKeyMiddleware.TryReadKey(Encoding.UTF8.GetBytes(json), out var key));
+        Assert.Equal(expected, key!.Key);
+    }
+
+    [Fact]
+    public void TryReadKey_MalformedAdapters_IsMalformedJson() =>
+        Assert.False(RoutingKeyMiddleware.TryReadKey("""{"model":"m","adapters":[{"name":"a"}"""u8, out _));
+}

@@ -33,7 +33,7 @@ public sealed class RedisAbsentAtStartTests : IDisposable
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (await client.GetStringAsync("healthz/ready") != "Healthy")
         {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), "not healthy 15 s after Redis started:\n" + replica.Tail());
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), "not healthy 15 s after Redis started:\n" + replica.RecentOutput());
             await Task.Delay(100);
         }
         using var registry = await client.GetAsync("admin/registry");

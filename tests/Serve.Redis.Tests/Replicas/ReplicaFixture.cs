@@ -24,8 +24,8 @@ public sealed class ReplicaFixture : IAsyncLifetime
     public string Directory { get; }
     public string ModelPath { get; }
     public RedisServer Redis { get; private set; } = null!;
-    public ServerProcess A { get; private set; } = null!;
-    public ServerProcess B { get; private set; } = null!;
+    public AppProcess A { get; private set; } = null!;
+    public AppProcess B { get; private set; } = null!;
 
     public string Lora(int i) => Path.Combine(Directory, $"lora{i}.gguf");
 

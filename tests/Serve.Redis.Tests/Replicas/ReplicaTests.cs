@@ -23,7 +23,7 @@ public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutp
         return (response.StatusCode, cache, await response.Content.ReadAsByteArrayAsync());
     }
 
-    private static async Task RegisterAsync(ServerProcess replica, string name, string path)
+    private static async Task RegisterAsync(AppProcess replica, string name, string path)
     {
         using var admin = replica.Client();
         using var response = await admin.PostAsync("admin/adapters", new StringContent(
@@ -31,7 +31,7 @@ public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutp
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
     }
 
-    private static async Task<string> HealthAsync(ServerProcess replica)
+    private static async Task<string> HealthAsync(AppProcess replica)
     {
         using var client = replica.Client();
         using var response = await client.GetAsync("healthz/ready");
@@ -62,7 +62,7 @@ public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutp
         Assert.Equal("hit", localHit.Cache);
         Assert.Equal(miss.Body, localHit.Body);
         var sharedHit = await PostAsync(b, "v1/chat/completions", body); // B never computed it: Redis level
-        Assert.True(sharedHit.Cache == "hit", "A:\n" + fx.A.Tail() + "\nB:\n" + fx.B.Tail());
+        Assert.True(sharedHit.Cache == "hit", "A:\n" + fx.A.RecentOutput() + "\nB:\n" + fx.B.RecentOutput());
         Assert.Equal(miss.Body, sharedHit.Body);
 
         var stream = Chat("base", "cache across replicas", extra: ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
@@ -128,7 +128,7 @@ public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutp
         using var client = late.Client(ReplicaFixture.ApiKey);
         var request = """{"model":"early-style","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"temperature":0.7}""";
         await WaitFor(async () => (await PostAsync(client, "v1/chat/completions", request)).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(10), "the late replica installs what was published before it started");
-        Assert.True(late.Count("Adapter early-style version") >= 1, late.Tail());
+        Assert.True(late.Count("Adapter early-style version") >= 1, late.RecentOutput());
     }
 
     [Fact]
@@ -216,7 +216,7 @@ public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutp
             var after = Chat("base", $"after redis came back {attempt++}");
             Assert.Equal("miss", (await PostAsync(a, "v1/chat/completions", after)).Cache);
             return (await PostAsync(b, "v1/chat/completions", after)).Cache == "hit";
-        }, TimeSpan.FromSeconds(10), "A's entries reach B through Redis again\nA:\n" + fx.A.Tail() + "\nB:\n" + fx.B.Tail());
+        }, TimeSpan.FromSeconds(10), "A's entries reach B through Redis again\nA:\n" + fx.A.RecentOutput() + "\nB:\n" + fx.B.RecentOutput());
     }
 
     [Fact]
@@ -275,7 +275,7 @@ public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutp
             Assert.Equal((HttpStatusCode.OK, "miss"), (onB.Status, onB.Cache));
             Assert.Equal(JsonDocument.Parse(original.Body).RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(),
                 JsonDocument.Parse(onB.Body).RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
-            Assert.True(fx.B.Count("Discarded a corrupt response cache entry") >= 1, fx.B.Tail());
+            Assert.True(fx.B.Count("Discarded a corrupt response cache entry") >= 1, fx.B.RecentOutput());
 
             await WaitFor(() => Task.FromResult(
                     fx.B.Count("Ignored a malformed adapter event") >= 1
@@ -283,7 +283,7 @@ public sealed class ReplicaTests(ReplicaFixture fx, Xunit.Abstractions.ITestOutp
                     && fx.B.Count("Registry entry for junk-json rejected") >= 1
                     && fx.B.Count("The blob of 'no-blob' version aaaaaaaaaaaa is missing") >= 1
                     && fx.B.Count("The blob of 'bad-hash' version bbbbbbbbbbbb hashes to") >= 1),
-                TimeSpan.FromSeconds(10), "B logs every bad entry:\n" + fx.B.Tail());
+                TimeSpan.FromSeconds(10), "B logs every bad entry:\n" + fx.B.RecentOutput());
             // Resyncs (every 2 s here) meet the same bad entries again: one error line per problem, not one per pass.
             await Task.Delay(TimeSpan.FromSeconds(4.5));
             Assert.Equal(1, fx.B.Count("Registry entry for junk-type rejected"));

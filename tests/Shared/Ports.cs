@@ -1,9 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Serve.Gateway.Tests.Infrastructure;
+namespace Serve.Testing;
 
-internal static class Ports
+/// <summary>Loopback ports for the servers tests start (linked into each test project that needs it).</summary>
+public static class Ports
 {
     /// <summary>A loopback port that was free a moment ago (the OS picks it).</summary>
     public static int Free()

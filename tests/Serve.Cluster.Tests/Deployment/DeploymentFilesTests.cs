@@ -7,11 +7,10 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serve.Gateway.Hosting;
-using Serve.Gateway.Tests.Infrastructure;
 using Serve.Server.Hosting;
 using Yarp.ReverseProxy;
 
-namespace Serve.Gateway.Tests.Deployment;
+namespace Serve.Cluster.Tests.Deployment;
 
 /// <summary>
 /// The Dockerfile, deploy/compose.yaml and deploy/k8s/ cannot be built or applied here (no Docker engine, no

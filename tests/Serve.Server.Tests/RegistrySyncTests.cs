@@ -3,18 +3,20 @@ using Microsoft.Extensions.Logging;
 using Serve.Engine;
 using Serve.Models;
 using Serve.Redis.Registry;
+using Serve.Redis;
+using Serve.Server.Hosting;
 
-namespace Serve.Redis.Tests;
+namespace Serve.Server.Tests;
 
-/// <summary>Two engines ("replicas") sharing one real redis-server through the registry.</summary>
-public sealed class RegistryTests : IDisposable
+/// <summary>Two engines ("replicas") sharing one real redis-server through the registry and the server's AdapterRegistrySync.</summary>
+public sealed class RegistrySyncTests : IDisposable
 {
     private readonly RedisServer _redis = new();
     private readonly TestLog _log = new();
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "serve-registry-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly string _model;
 
-    public RegistryTests()
+    public RegistrySyncTests()
     {
         Directory.CreateDirectory(_dir);
         _model = ModelMaker.BuildTestModel(_dir);
@@ -66,21 +68,21 @@ public sealed class RegistryTests : IDisposable
             await a.Engine.Adapters.RegisterAsync("style", Path.Combine(_dir, "v1.gguf"));
             var published = DateTime.UtcNow;
             var v1 = await a.Sync.PublishAsync("style");
-            await RedisCacheTests.WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("style")?.Version == v1.Version), 5000);
+            await WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("style")?.Version == v1.Version), 5000);
             Assert.True(DateTime.UtcNow - published < TimeSpan.FromSeconds(5));
             Assert.Equal(await Greedy(a.Engine, "style"), await Greedy(b.Engine, "style"));
 
             await a.Engine.Adapters.RegisterAsync("style", Path.Combine(_dir, "v2.gguf"));
             var v2 = await a.Sync.PublishAsync("style");
-            await RedisCacheTests.WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("style")?.Version == v2.Version), 5000);
+            await WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("style")?.Version == v2.Version), 5000);
             Assert.Equal(2, (await a.Registry.GetVersionsAsync("style")).Count);
 
             var back = await a.Registry.RollbackAsync("style");
             Assert.Equal(v1.Version, back!.Version);
-            await RedisCacheTests.WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("style")?.Version == v1.Version), 5000);
+            await WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("style")?.Version == v1.Version), 5000);
 
             await a.Registry.UnpublishAsync("style");
-            await RedisCacheTests.WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("style") is null), 5000);
+            await WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("style") is null), 5000);
         }
         finally
         {
@@ -99,7 +101,7 @@ public sealed class RegistryTests : IDisposable
             var c = await StartReplica("c");
             try
             {
-                await RedisCacheTests.WaitUntil(() => Task.FromResult(c.Engine.Adapters.Find("late")?.Version == record.Version), 5000);
+                await WaitUntil(() => Task.FromResult(c.Engine.Adapters.Find("late")?.Version == record.Version), 5000);
             }
             finally
             {
@@ -130,17 +132,17 @@ public sealed class RegistryTests : IDisposable
             await db.StringSetAsync(key("adapter:dangling:current"), new string('b', 64));
             var noBlob = good with { Name = "noblob", Version = new string('c', 64) };
             await db.StringSetAsync(key("adapter:noblob:current"), noBlob.Version);
-            await db.HashSetAsync(key("adapter:noblob:versions"), noBlob.Version, System.Text.Json.JsonSerializer.Serialize(noBlob, RegistryJson.Default.AdapterRecord));
+            await db.HashSetAsync(key("adapter:noblob:versions"), noBlob.Version, noBlob.ToJson());
             var tampered = good with { Name = "tampered", Version = new string('d', 64) };
             await db.StringSetAsync(key("adapter:tampered:current"), tampered.Version);
-            await db.HashSetAsync(key("adapter:tampered:versions"), tampered.Version, System.Text.Json.JsonSerializer.Serialize(tampered, RegistryJson.Default.AdapterRecord));
+            await db.HashSetAsync(key("adapter:tampered:versions"), tampered.Version, tampered.ToJson());
             await db.StringSetAsync(key("adapter-blob:" + tampered.Version), File.ReadAllBytes(Path.Combine(_dir, "v2.gguf")));
 
             var b = await StartReplica("b");
             try
             {
-                await RedisCacheTests.WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("good") is not null), 5000);
-                await RedisCacheTests.WaitUntil(() => Task.FromResult(_log.Count(LogLevel.Error, "tampered") > 0), 5000);
+                await WaitUntil(() => Task.FromResult(b.Engine.Adapters.Find("good") is not null), 5000);
+                await WaitUntil(() => Task.FromResult(_log.Count(LogLevel.Error, "tampered") > 0), 5000);
                 Assert.Equal(["good"], b.Engine.Adapters.List().Select(x => x.Name));
                 Assert.True(_log.Count(LogLevel.Error, "garbage") > 0);
                 Assert.True(_log.Count(LogLevel.Error, "dangling") > 0);
@@ -157,6 +159,16 @@ public sealed class RegistryTests : IDisposable
         finally
         {
             await a.Sync.DisposeAsync(); await a.Store.DisposeAsync(); a.Engine.Dispose();
+        }
+    }
+
+    private static async Task WaitUntil(Func<Task<bool>> condition, int timeoutMs)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.ElapsedMilliseconds > timeoutMs) throw new TimeoutException("condition not reached");
+            await Task.Delay(50);
         }
     }
 

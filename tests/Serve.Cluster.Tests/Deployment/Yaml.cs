@@ -2,17 +2,22 @@ using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.Serialization;
 
-namespace Serve.Gateway.Tests.Deployment;
+namespace Serve.Cluster.Tests.Deployment;
 
 /// <summary>YAML documents as plain maps, lists and strings (YamlDotNet; merge keys such as <c>&lt;&lt;: *x</c> resolved).</summary>
 public static class Yaml
 {
     private static readonly IDeserializer Deserializer = new DeserializerBuilder().Build();
 
-    public static List<Dictionary<object, object>> ReadDocuments(string path)
+    public static List<Dictionary<object, object>> ReadDocuments(string path) => ReadText(File.ReadAllText(path));
+
+    /// <summary>The one document in text (an inline kustomize patch).</summary>
+    public static Dictionary<object, object> Parse(string text) => ReadText(text).Single();
+
+    private static List<Dictionary<object, object>> ReadText(string text)
     {
         var documents = new List<Dictionary<object, object>>();
-        using var reader = new StringReader(File.ReadAllText(path));
+        using var reader = new StringReader(text);
         var parser = new MergingParser(new Parser(reader));
         parser.Consume<StreamStart>();
         while (parser.Accept<DocumentStart>(out _))

@@ -1,8 +1,7 @@
 using Serve.Cluster;
-using Serve.Gateway.Tests.Infrastructure;
 using StackExchange.Redis;
 
-namespace Serve.Gateway.Tests.Cluster;
+namespace Serve.Cluster.Tests;
 
 /// <summary>The heartbeat format against a real redis-server: beats list a replica, expiry and removal drop it.</summary>
 public sealed class HeartbeatTests : IDisposable

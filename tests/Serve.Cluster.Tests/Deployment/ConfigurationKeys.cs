@@ -5,7 +5,7 @@ using Serve.Cluster;
 using Serve.Gateway.Hosting;
 using Serve.Server.Hosting;
 
-namespace Serve.Gateway.Tests.Deployment;
+namespace Serve.Cluster.Tests.Deployment;
 
 /// <summary>
 /// Checks environment variables from the deployment files against the code's options: each name becomes its

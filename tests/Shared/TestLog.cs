@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Serve.Redis.Tests;
+namespace Serve.Testing;
 
-/// <summary>Collects log lines so tests can assert on what was logged (and how often).</summary>
+/// <summary>Collects log lines so tests can assert on what was logged (and how often). Linked into the projects that use it.</summary>
 public sealed class TestLog : ILoggerProvider
 {
     public ConcurrentQueue<(LogLevel Level, string Category, string Message)> Lines { get; } = new();

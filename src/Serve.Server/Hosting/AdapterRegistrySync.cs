@@ -3,16 +3,19 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Serve.Engine;
 using Serve.Engine.Adapters;
+using Serve.Redis;
+using Serve.Redis.Registry;
 using StackExchange.Redis;
 
-namespace Serve.Redis.Registry;
+namespace Serve.Server.Hosting;
 
 /// <summary>
 /// Keeps a replica's adapter catalog in step with the shared registry: it applies every publish/unpublish event
 /// as it arrives, catches up on start (a replica that was down loads what was published meanwhile), and resyncs
 /// periodically and whenever the Redis connection comes back (events sent during an outage are lost by pub/sub).
 /// Bad registry data (garbage records, missing blobs, hash mismatches, adapters the engine refuses) is logged
-/// with the reason and skipped; the replica keeps serving what it has.
+/// with the reason and skipped; the replica keeps serving what it has. Server glue: it joins the engine's catalog to
+/// Serve.Redis's registry, so it lives here and Serve.Redis needs no engine.
 /// </summary>
 public sealed class AdapterRegistrySync : IAsyncDisposable
 {
@@ -63,14 +66,14 @@ public sealed class AdapterRegistrySync : IAsyncDisposable
         var info = _engine.Adapters.Find(name) ?? throw new AdapterNotFoundException(name);
         var bytes = await File.ReadAllBytesAsync(info.Path).ConfigureAwait(false);
         lock (_managed) _managed.Add(name);
-        return await _registry.PublishAsync(info, bytes).ConfigureAwait(false);
+        return await _registry.PublishAsync(new AdapterPublication(info.Name, info.Version, info.BaseModelSha256, info.Rank, info.Alpha), bytes).ConfigureAwait(false);
     }
 
     private void OnEvent(RedisValue message)
     {
         try
         {
-            var e = JsonSerializer.Deserialize((string)message!, RegistryJson.Default.AdapterEvent);
+            var e = AdapterEvent.Parse((string)message!);
             if (e?.Name is not { } name || !AdapterCatalog.IsValidName(name)) throw new JsonException("not an adapter event");
             _work.Writer.TryWrite(name);
         }

@@ -1,18 +1,22 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
 
-namespace Serve.Gateway.Tests.Infrastructure;
+namespace Serve.Testing;
 
 /// <summary>
 /// A built ASP.NET Core app (Serve.Server or Serve.Gateway) run as its own process, `dotnet App.dll args`, on a
 /// loopback port, with its working directory at its build output so it reads its own appsettings.json. The last
-/// lines of its output are kept for failure messages; Kill ends it the hard way (SIGKILL), like a crashed pod.
+/// lines of its output are kept for failure messages (and every line for log assertions); Kill ends it the hard way
+/// (SIGKILL), like a crashed pod. The one child-process launcher of the test projects (linked from tests/Shared).
 /// </summary>
 public sealed class AppProcess : IAsyncDisposable
 {
     private const int KeptLines = 60;
     private readonly Process _process;
     private readonly Queue<string> _output = new();
+    private readonly ConcurrentQueue<string> _lines = new();
 
     private AppProcess(string name, Process process, Uri address)
     {
@@ -26,7 +30,8 @@ public sealed class AppProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts the app and waits until <paramref name="readyPath"/> answers 200 (or the process dies).</summary>
-    public static async Task<AppProcess> StartAsync(string name, string dll, IEnumerable<string> args, string readyPath, TimeSpan readyWithin)
+    public static async Task<AppProcess> StartAsync(string name, string dll, IEnumerable<string> args, string readyPath, TimeSpan readyWithin,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var port = Ports.Free();
         var address = new Uri($"http://127.0.0.1:{port}/");
@@ -39,6 +44,7 @@ public sealed class AppProcess : IAsyncDisposable
         };
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var process = new Process { StartInfo = info };
         var app = new AppProcess(name, process, address);
         process.OutputDataReceived += (_, e) => app.Keep(e.Data);
@@ -66,6 +72,19 @@ public sealed class AppProcess : IAsyncDisposable
         if (_process.HasExited) return;
         _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
+    }
+
+    /// <summary>Every line the process wrote (stdout and stderr), in arrival order.</summary>
+    public IEnumerable<string> Lines => _lines;
+
+    /// <summary>How many output lines contain text.</summary>
+    public int Count(string text) => _lines.Count(l => l.Contains(text, StringComparison.Ordinal));
+
+    public HttpClient Client(string? bearer = null, TimeSpan? timeout = null)
+    {
+        var client = new HttpClient { BaseAddress = Address, Timeout = timeout ?? TimeSpan.FromSeconds(60) };
+        if (bearer is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        return client;
     }
 
     public string RecentOutput()
@@ -99,6 +118,7 @@ public sealed class AppProcess : IAsyncDisposable
     private void Keep(string? line)
     {
         if (line is null) return;
+        _lines.Enqueue(line);
         lock (_output)
         {
             _output.Enqueue(line);

@@ -1,4 +1,4 @@
-namespace Serve.Gateway.Tests.Deployment;
+namespace Serve.Cluster.Tests.Deployment;
 
 /// <summary>One build stage of a Dockerfile: the instructions the deployment tests look at.</summary>
 public sealed record DockerStage(string Name, string From)
