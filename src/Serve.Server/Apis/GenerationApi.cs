@@ -1,0 +1,35 @@
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Options;
+using Serve.Engine;
+using Serve.Server.Caching;
+using Serve.Server.Hosting;
+using Serve.Server.OpenAi;
+
+namespace Serve.Server.Apis;
+
+/// <summary>
+/// The request pipeline chat and completions share: read the body, map it to an engine request, serve it from
+/// the cache or run it, answer whole or as SSE, record tokens for rate limits. Only mapping and response shape differ.
+/// </summary>
+internal static class GenerationApi
+{
+    internal delegate Task Responder(HttpContext context, InferenceEngine engine, GenerationPlan plan, GenerationRun run, CancellationToken cancellationToken);
+
+    public static async Task HandleAsync<TBody>(
+        HttpContext context, EngineHost host, IOptionsSnapshot<ServerOptions> options,
+        JsonTypeInfo<TBody> bodyType, Func<TBody, InferenceEngine, ServerOptions, GenerationPlan> map, string cacheKind,
+        Responder whole, Responder stream) where TBody : class
+    {
+        var cancellationToken = context.RequestAborted;
+        var body = await JsonBodyReader.ReadAsync(context.Request, bodyType, cancellationToken).ConfigureAwait(false);
+        var engine = host.Require();
+        var plan = map(body, engine, options.Value);
+        plan = plan with { Request = plan.Request with { ClientId = ClientIdentity.Of(context, options.Value) } }; // fairness between clients (issue 17)
+        var cached = await context.RequestServices.GetRequiredService<ResponseCaching>().LookupAsync(context, engine, cacheKind, plan).ConfigureAwait(false);
+        if (cached.Served) return;
+        await using var run = await GenerationRun.StartAsync(engine, plan.Request, cancellationToken).ConfigureAwait(false);
+        await (plan.Stream ? stream : whole)(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
+        await cached.CompleteAsync(run).ConfigureAwait(false);
+        await RateLimitMiddleware.RecordTokensAsync(context, run.Completed).ConfigureAwait(false);
+    }
+}
