@@ -12,16 +12,8 @@ public static class ChatCompletionsApi
 {
     public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder routes)
     {
-        routes.MapPost("/v1/chat/completions", HandleAsync)
-            .WithName("CreateChatCompletion")
-            .WithTags("OpenAI")
-            .WithSummary("Creates a chat completion; model names the base model, \"base\" or an adapter.")
-            .Accepts<ChatCompletionRequest>("application/json")
-            .Produces<ChatCompletionResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
-            .Produces<OpenAiErrorResponse>(StatusCodes.Status400BadRequest)
-            .Produces<OpenAiErrorResponse>(StatusCodes.Status404NotFound)
-            .Produces<OpenAiErrorResponse>(StatusCodes.Status503ServiceUnavailable);
-        return routes;
+        return routes.MapGeneration<ChatCompletionRequest, ChatCompletionResponse>("/v1/chat/completions", "CreateChatCompletion",
+            "Creates a chat completion; model names the base model, \"base\" or an adapter.", HandleAsync);
     }
 
     private static Task HandleAsync(HttpContext context, EngineHost host, IOptionsSnapshot<ServerOptions> options) =>

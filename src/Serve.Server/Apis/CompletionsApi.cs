@@ -11,16 +11,8 @@ public static class CompletionsApi
 {
     public static IEndpointRouteBuilder MapCompletionsApi(this IEndpointRouteBuilder routes)
     {
-        routes.MapPost("/v1/completions", HandleAsync)
-            .WithName("CreateCompletion")
-            .WithTags("OpenAI")
-            .WithSummary("Completes a raw prompt; model names the base model, \"base\" or an adapter.")
-            .Accepts<CompletionRequest>("application/json")
-            .Produces<CompletionResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
-            .Produces<OpenAiErrorResponse>(StatusCodes.Status400BadRequest)
-            .Produces<OpenAiErrorResponse>(StatusCodes.Status404NotFound)
-            .Produces<OpenAiErrorResponse>(StatusCodes.Status503ServiceUnavailable);
-        return routes;
+        return routes.MapGeneration<CompletionRequest, CompletionResponse>("/v1/completions", "CreateCompletion",
+            "Completes a raw prompt; model names the base model, \"base\" or an adapter.", HandleAsync);
     }
 
     private static Task HandleAsync(HttpContext context, EngineHost host, IOptionsSnapshot<ServerOptions> options) =>

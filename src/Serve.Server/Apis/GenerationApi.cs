@@ -15,6 +15,22 @@ internal static class GenerationApi
 {
     internal delegate Task Responder(HttpContext context, InferenceEngine engine, GenerationPlan plan, GenerationRun run, CancellationToken cancellationToken);
 
+    /// <summary>Maps one generation endpoint with the OpenAPI metadata chat and completions share.</summary>
+    public static IEndpointRouteBuilder MapGeneration<TRequest, TResponse>(this IEndpointRouteBuilder routes, string pattern, string name, string summary, Delegate handler)
+        where TRequest : notnull
+    {
+        routes.MapPost(pattern, handler)
+            .WithName(name)
+            .WithTags("OpenAI")
+            .WithSummary(summary)
+            .Accepts<TRequest>("application/json")
+            .Produces<TResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+            .Produces<OpenAiErrorResponse>(StatusCodes.Status400BadRequest)
+            .Produces<OpenAiErrorResponse>(StatusCodes.Status404NotFound)
+            .Produces<OpenAiErrorResponse>(StatusCodes.Status503ServiceUnavailable);
+        return routes;
+    }
+
     public static async Task HandleAsync<TBody>(
         HttpContext context, EngineHost host, IOptionsSnapshot<ServerOptions> options,
         JsonTypeInfo<TBody> bodyType, Func<TBody, InferenceEngine, ServerOptions, GenerationPlan> map, string cacheKind,
