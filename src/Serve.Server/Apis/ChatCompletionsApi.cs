@@ -1,7 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Options;
 using Serve.Engine;
-using Serve.Server.Caching;
 using Serve.Server.Hosting;
 using Serve.Server.OpenAi;
 using Serve.Server.Tools;
@@ -13,33 +12,12 @@ public static class ChatCompletionsApi
 {
     public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder routes)
     {
-        routes.MapPost("/v1/chat/completions", HandleAsync)
-            .WithName("CreateChatCompletion")
-            .WithTags("OpenAI")
-            .WithSummary("Creates a chat completion; model names the base model, \"base\" or an adapter.")
-            .Accepts<ChatCompletionRequest>("application/json")
-            .Produces<ChatCompletionResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
-            .Produces<OpenAiErrorResponse>(StatusCodes.Status400BadRequest)
-            .Produces<OpenAiErrorResponse>(StatusCodes.Status404NotFound)
-            .Produces<OpenAiErrorResponse>(StatusCodes.Status503ServiceUnavailable);
-        return routes;
+        return routes.MapGeneration<ChatCompletionRequest, ChatCompletionResponse>("/v1/chat/completions", "CreateChatCompletion",
+            "Creates a chat completion; model names the base model, \"base\" or an adapter.", HandleAsync);
     }
 
-    private static async Task HandleAsync(HttpContext context, EngineHost host, IOptionsSnapshot<ServerOptions> options)
-    {
-        var cancellationToken = context.RequestAborted;
-        var body = await JsonBodyReader.ReadAsync(context.Request, ServeJson.Context.ChatCompletionRequest, cancellationToken).ConfigureAwait(false);
-        var engine = host.Require();
-        var plan = RequestMapper.Map(body, engine, options.Value);
-        plan = plan with { Request = plan.Request with { ClientId = ClientIdentity.Of(context, options.Value) } }; // fairness between clients (issue 17)
-        var cached = await context.RequestServices.GetRequiredService<ResponseCaching>().LookupAsync(context, engine, "chat/completions", plan).ConfigureAwait(false);
-        if (cached.Served) return;
-        await using var run = await GenerationRun.StartAsync(engine, plan.Request, cancellationToken).ConfigureAwait(false);
-        if (plan.Stream) await StreamAsync(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
-        else await WholeAsync(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
-        await cached.CompleteAsync(run).ConfigureAwait(false);
-        await RateLimitMiddleware.RecordTokensAsync(context, run.Completed).ConfigureAwait(false);
-    }
+    private static Task HandleAsync(HttpContext context, EngineHost host, IOptionsSnapshot<ServerOptions> options) =>
+        GenerationApi.HandleAsync(context, host, options, ServeJson.Context.ChatCompletionRequest, RequestMapper.Map, "chat/completions", WholeAsync, StreamAsync);
 
     private static async Task WholeAsync(HttpContext context, InferenceEngine engine, GenerationPlan plan, GenerationRun run, CancellationToken cancellationToken)
     {
