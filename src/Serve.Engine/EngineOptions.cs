@@ -52,6 +52,18 @@ public sealed record EngineOptions
     /// <summary>Idle sequence slots whose KV is kept for prefix reuse (in addition to MaxSequences).</summary>
     public int PrefixCacheSlots { get; init; } = 8;
 
+    /// <summary>
+    /// One KV cell pool shared by every sequence (llama.cpp's kv_unified; the default), or a stream of
+    /// ContextPerSequence cells per sequence slot, as llama-server runs with several slots. Unified shares a reused
+    /// prefix's cells by reference, but every token's attention spans the cells of all sequences. Separate streams
+    /// keep attention to a sequence's own cells (on the 2-core CPU, 8 streams: 24 ms a step instead of 28), but
+    /// llama.cpp batches them together only when the sequence ids in a batch are consecutive, copies a reused prefix
+    /// as a whole stream, and holds (MaxSequences + PrefixCacheSlots) x ContextPerSequence cells. The prefix cache's
+    /// idle slots scatter the running sequences' ids, so separate streams pay off with PrefixCache off; see
+    /// src/Serve.Engine/README.md, "Base-path parity".
+    /// </summary>
+    public bool KvUnified { get; init; } = true;
+
     /// <summary>Default completion length when a request sets none (still capped by the context).</summary>
     public int DefaultMaxTokens { get; init; } = 256;
 

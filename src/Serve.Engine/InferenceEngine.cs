@@ -76,11 +76,11 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             context = LlamaContext.Create(model, new LlamaContextOptions
             {
                 PersistentThreads = true, // one ggml threadpool, paused while the scheduler idles
-                ContextSize = options.MaxSequences * contextPerSequence,
+                ContextSize = (options.KvUnified ? options.MaxSequences : slots) * contextPerSequence,
                 BatchSize = options.BatchSize,
                 UBatchSize = Math.Min(options.UBatchSize, options.BatchSize),
                 SeqMax = slots,
-                KvUnified = true, // one cell pool: sequences share prefix cells and use what they need
+                KvUnified = options.KvUnified, // see EngineOptions.KvUnified
                 Threads = options.Threads,
                 FlashAttention = options.FlashAttention,
                 TypeK = options.KvCacheType,

@@ -29,19 +29,24 @@ public sealed class LlamaMemory
     }
 
     /// <summary>
-    /// Gives dst src's cells in [p0, p1). With a unified KV cache the cells are shared (prefix sharing, no copy).
-    /// Without one each sequence has its own stream and llama.cpp can only copy a whole sequence (it asserts
-    /// otherwise), so a partial range throws NotSupportedException there.
+    /// Gives dst src's cells in [p0, p1). With a unified KV cache the cells are shared (prefix sharing, no copy) and
+    /// dst keeps what it had. Without one each sequence has its own stream and llama.cpp copies whole streams only
+    /// (it asserts on a partial range): dst's stream is replaced by a copy of src's (the data moves at the next
+    /// decode, in the order the copies were asked for), then the positions outside [p0, p1) are removed from dst.
     /// </summary>
     public void SeqCopy(int src, int dst, int p0 = -1, int p1 = -1)
     {
         CheckSeq(src);
         CheckSeq(dst);
-        if (src != dst && !_context.KvUnified && _context.SeqMax > 1 && IsPartial(p0, p1, _context.ContextSizePerSequence))
-            throw new NotSupportedException(
-                "Copying part of a sequence needs a unified KV cache (LlamaContextOptions.KvUnified); without it only whole sequences can be copied.");
         using var lease = Lease(out var memory);
-        NativeApi.llama_memory_seq_cp(memory, src, dst, p0, p1);
+        if (src == dst || _context.KvUnified || _context.SeqMax == 1 || !IsPartial(p0, p1, _context.ContextSizePerSequence))
+        {
+            NativeApi.llama_memory_seq_cp(memory, src, dst, p0, p1);
+            return;
+        }
+        NativeApi.llama_memory_seq_cp(memory, src, dst, -1, -1);
+        if (p0 > 0) NativeApi.llama_memory_seq_rm(memory, dst, 0, p0);
+        if (p1 >= 0) NativeApi.llama_memory_seq_rm(memory, dst, p1, -1);
     }
 
     /// <summary>Removes every sequence but seq.</summary>

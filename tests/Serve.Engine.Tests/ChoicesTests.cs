@@ -55,6 +55,21 @@ public sealed class ChoicesTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task SeparateKvStreams_ChoicesCopyThePromptStream_AndMatchUnified()
+    {
+        // Without a unified KV cache a choice gets the prompt's KV as a whole-stream copy, trimmed to the prompt.
+        using var separate = InferenceEngine.Start(fixture.Options() with { KvUnified = false, PrefixCache = false });
+        using var unified = InferenceEngine.Start(fixture.Options() with { PrefixCache = false });
+        var request = Generation.Chat("Tell me a short story.", maxTokens: 10) with { Choices = 3 };
+        var reference = await unified.CollectAsync(request with { Choices = 1 });
+
+        var result = await CollectChoicesAsync(separate, request);
+
+        Assert.All(result.Texts, t => Assert.Equal(reference.Text, t));
+        Assert.Equal(reference.Started.PromptTokens, separate.Status.PrefillTokens);
+    }
+
+    [Fact]
     public async Task TwoChoices_Seeded_EachIsReproducibleAndUsesSeedPlusIndex()
     {
         using var engine = InferenceEngine.Start(fixture.Options() with { PrefixCache = false });

@@ -37,6 +37,24 @@ public sealed class PrefixCacheTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task SeparateKvStreams_ReusePrefixesByCopy_AndGiveTheSameTokens()
+    {
+        // KvUnified off: a reused prefix is a copy of another slot's stream, trimmed (from an idle slot in place, from
+        // a running one by copy); concurrent sequences decode in one batch on their own streams.
+        using var separate = InferenceEngine.Start(fixture.Options() with { KvUnified = false });
+        using var uncached = InferenceEngine.Start(fixture.Options() with { PrefixCache = false });
+        string[] questions = ["Where is the market?", "When does spring start?", "Who sells apples?"];
+
+        var references = new List<string>();
+        foreach (var q in questions) references.Add((await uncached.CollectAsync(Ask(q))).Text);
+        await separate.CollectAsync(Ask("What grows in autumn?"));
+        var concurrent = await Task.WhenAll(questions.Select(q => separate.CollectAsync(Ask(q))));
+
+        Assert.Equal(references, concurrent.Select(r => r.Text));
+        Assert.All(concurrent, r => Assert.True(r.Completed.CachedPromptTokens > 60, $"{r.Completed.CachedPromptTokens} cached tokens"));
+    }
+
+    [Fact]
     public async Task Prefix_IsNeverSharedAcrossAdapterConfigurations()
     {
         using var engine = InferenceEngine.Start(fixture.Options());

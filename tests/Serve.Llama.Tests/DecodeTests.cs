@@ -135,8 +135,11 @@ public sealed class DecodeTests(LlamaModelFixture fixture)
         Assert.Equal(0, memory.SeqPosMin(0));
         Assert.Equal(4, memory.SeqPosMax(0));
         Assert.Equal(-1, memory.SeqPosMax(1));
-        Assert.Throws<NotSupportedException>(() => memory.SeqCopy(0, 1, 0, 3)); // separate streams: whole sequences only
+        memory.SeqCopy(0, 1, 1, 3); // separate streams: a whole-stream copy, then trimmed to [1, 3)
+        Assert.Equal(1, memory.SeqPosMin(1));
+        Assert.Equal(2, memory.SeqPosMax(1));
         memory.SeqCopy(0, 1);
+        Assert.Equal(0, memory.SeqPosMin(1));
         Assert.Equal(4, memory.SeqPosMax(1));
         Assert.True(memory.SeqRemove(1, 3, -1));
         Assert.Equal(2, memory.SeqPosMax(1));
@@ -161,6 +164,23 @@ public sealed class DecodeTests(LlamaModelFixture fixture)
         Assert.Equal(2, context.Memory.SeqPosMax(1));
         using var batch = new LlamaBatch(1);
         batch.Add(40, 3, 1, true);
+        context.Decode(batch);
+        Assert.True(Decoding.MaxAbsDiff(full, context.GetLogits(0)) <= 1e-4f * Decoding.MaxAbs(full));
+    }
+
+    [Fact]
+    public void Memory_SeparateStreams_PartialCopyThenDecode_GivesSameLogits()
+    {
+        // Without a unified KV cache a partial copy is a whole-stream copy, trimmed; the data moves at the next
+        // decode, which must then see the prefix that src had when the copy was asked for.
+        using var context = fixture.CreateContext(seqMax: 2);
+        var full = Decoding.PromptLogits(context, [1, 20, 30, 40]);
+        context.Memory.SeqCopy(0, 1, 0, 3);
+        context.Memory.SeqRemove(0);
+        Assert.Equal(2, context.Memory.SeqPosMax(1));
+        using var batch = new LlamaBatch(2);
+        batch.Add(40, 3, 1, true);
+        batch.Add(1, 0, 0, false); // seq 0 starts over in the same decode
         context.Decode(batch);
         Assert.True(Decoding.MaxAbsDiff(full, context.GetLogits(0)) <= 1e-4f * Decoding.MaxAbs(full));
     }

@@ -352,7 +352,7 @@ internal sealed class BatchScheduler : IDisposable
         KvTokens: _policy.Slots.Sum(x => x.Tokens.Count),
         Decodes: _decodes,
         PrefillTokens: _prefillTokens,
-        KvCapacityTokens: _policy.Slots.Length * _contextPerSequence,
+        KvCapacityTokens: _context.ContextSize, // the KV cells llama.cpp allocated (unified: MaxSequences x ContextPerSequence)
         RunningKvTokens: _policy.Running.Sum(s => s.Slot?.Tokens.Count ?? 0),
         RunningAdapters: AdapterNames(_policy.Running),
         WaitingAdapters: AdapterNames(_policy.Waiting.Concat(_incoming)));

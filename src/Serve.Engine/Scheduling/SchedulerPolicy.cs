@@ -168,12 +168,14 @@ internal sealed class SchedulerPolicy
     /// <summary>
     /// The step's batch: every running sequence whatever its adapters, a decode token each first, then prompt chunks
     /// (at most PrefillChunk per sequence) while the budget lasts (BatchSize >= MaxSequences is validated, so every
-    /// decode token fits). Followers waiting for their leader's prompt are left out.
+    /// decode token fits). Followers waiting for their leader's prompt are left out. Decode tokens go in sequence-id
+    /// order: with separate KV streams (KvUnified off) llama.cpp puts consecutive ids into one ubatch and splits the
+    /// batch wherever the next id is not one more than the last.
     /// </summary>
     public StepPlan Plan(int budget)
     {
         var plan = new StepPlan();
-        foreach (var s in Running)
+        foreach (var s in Running.OrderBy(x => x.Slot!.SequenceId))
         {
             if (s.AwaitingLeader || s.IsPrefilling) continue;
             plan.Outputs.Add((s, plan.Tokens++));

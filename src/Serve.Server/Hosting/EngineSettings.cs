@@ -35,6 +35,7 @@ public sealed class EngineSettings
     [Range(0.001, 1.0)] public double? ClientQueueShare { get; set; }
     public bool? PrefixCache { get; set; }
     [Range(0, 4096)] public int? PrefixCacheSlots { get; set; }
+    public bool? KvUnified { get; set; }
     [Range(1, 1 << 20)] public int? DefaultMaxTokens { get; set; }
     [Range(1, 1024)] public int? Threads { get; set; }
     public int? GpuLayers { get; set; }
@@ -65,6 +66,7 @@ public sealed class EngineSettings
             ClientQueueShare = ClientQueueShare ?? o.ClientQueueShare,
             PrefixCache = PrefixCache ?? o.PrefixCache,
             PrefixCacheSlots = PrefixCacheSlots ?? o.PrefixCacheSlots,
+            KvUnified = KvUnified ?? o.KvUnified,
             DefaultMaxTokens = DefaultMaxTokens ?? o.DefaultMaxTokens,
             Threads = Threads ?? o.Threads,
             GpuLayers = GpuLayers ?? o.GpuLayers,
