@@ -20,31 +20,36 @@ public static class CompletionsApi
 
     private static async Task WholeAsync(HttpContext context, InferenceEngine engine, GenerationPlan plan, GenerationRun run, CancellationToken cancellationToken)
     {
-        var text = new StringBuilder(plan.Echo ?? "");
-        var tokens = plan.Request.Logprobs ? new List<TokenLogprob>() : null;
-        GenerationCompleted? completed = null;
+        var n = plan.Request.Choices;
+        var texts = Enumerable.Range(0, n).Select(_ => new StringBuilder(plan.Echo ?? "")).ToArray();
+        var tokens = plan.Request.Logprobs ? Enumerable.Range(0, n).Select(_ => new List<TokenLogprob>()).ToArray() : null;
+        var completed = new GenerationCompleted?[n];
         await foreach (var update in run.ReadAllAsync().ConfigureAwait(false))
         {
             switch (update)
             {
                 case GenerationDelta delta:
-                    text.Append(delta.Text);
-                    if (tokens is not null && delta.Logprobs is not null) tokens.AddRange(delta.Logprobs);
+                    texts[delta.Choice].Append(delta.Text);
+                    if (tokens is not null && delta.Logprobs is not null) tokens[delta.Choice].AddRange(delta.Logprobs);
                     break;
                 case GenerationCompleted c:
-                    completed = c;
+                    completed[c.Choice] = c;
                     break;
             }
         }
-        if (completed is null) throw new InvalidOperationException("The engine ended a generation without completing it.");
-        var logprobs = tokens is null ? null : ResponseFactory.CompletionLogprobs(tokens, plan.Echo?.Length ?? 0);
+        if (run.Completed is not { } total) throw new InvalidOperationException("The engine ended a generation without completing every choice.");
+        var choices = new CompletionChoice[n];
+        for (var i = 0; i < n; i++)
+        {
+            var logprobs = tokens is null ? null : ResponseFactory.CompletionLogprobs(tokens[i], plan.Echo?.Length ?? 0);
+            choices[i] = new CompletionChoice(texts[i].ToString(), i, logprobs, ResponseFactory.FinishReason(completed[i]!.Reason));
+        }
         var response = new CompletionResponse(
-            ResponseFactory.CompletionId(), ResponseFactory.Now(), plan.Model, ResponseFactory.Fingerprint(engine),
-            [new CompletionChoice(text.ToString(), 0, logprobs, ResponseFactory.FinishReason(completed.Reason))],
-            ResponseFactory.Usage(completed));
+            ResponseFactory.CompletionId(), ResponseFactory.Now(), plan.Model, ResponseFactory.Fingerprint(engine), choices, ResponseFactory.Usage(total));
         await context.Response.WriteAsJsonAsync(response, ServeJson.Context.CompletionResponse, "application/json", cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>SSE with n choices: each chunk carries one choice's text under its index (echo first, for each), each choice ends with its own finish_reason, usage follows the last.</summary>
     private static async Task StreamAsync(HttpContext context, InferenceEngine engine, GenerationPlan plan, GenerationRun run, CancellationToken cancellationToken)
     {
         var id = ResponseFactory.CompletionId();
@@ -56,25 +61,29 @@ public static class CompletionsApi
         sse.Start();
         await SseStreaming.RunAsync(sse, context, async () =>
         {
-            var offset = 0;
+            var n = plan.Request.Choices;
+            var offsets = new int[n];
             if (!string.IsNullOrEmpty(plan.Echo))
             {
-                await sse.WriteAsync(Chunk(new CompletionChoice(plan.Echo, 0, null, null)), ServeJson.Context.CompletionResponse, cancellationToken).ConfigureAwait(false);
-                offset = plan.Echo.Length;
+                for (var i = 0; i < n; i++)
+                {
+                    await sse.WriteAsync(Chunk(new CompletionChoice(plan.Echo, i, null, null)), ServeJson.Context.CompletionResponse, cancellationToken).ConfigureAwait(false);
+                    offsets[i] = plan.Echo.Length;
+                }
             }
             await foreach (var update in run.ReadAllAsync().ConfigureAwait(false))
             {
                 switch (update)
                 {
                     case GenerationDelta delta when delta.Text.Length > 0 || delta.Logprobs is { Count: > 0 }:
-                        var logprobs = plan.Request.Logprobs && delta.Logprobs is not null ? ResponseFactory.CompletionLogprobs(delta.Logprobs, offset) : null;
-                        offset += delta.Text.Length;
-                        await sse.WriteAsync(Chunk(new CompletionChoice(delta.Text, 0, logprobs, null)), ServeJson.Context.CompletionResponse, cancellationToken).ConfigureAwait(false);
+                        var logprobs = plan.Request.Logprobs && delta.Logprobs is not null ? ResponseFactory.CompletionLogprobs(delta.Logprobs, offsets[delta.Choice]) : null;
+                        offsets[delta.Choice] += delta.Text.Length;
+                        await sse.WriteAsync(Chunk(new CompletionChoice(delta.Text, delta.Choice, logprobs, null)), ServeJson.Context.CompletionResponse, cancellationToken).ConfigureAwait(false);
                         break;
                     case GenerationCompleted completed:
-                        await sse.WriteAsync(Chunk(new CompletionChoice("", 0, null, ResponseFactory.FinishReason(completed.Reason))), ServeJson.Context.CompletionResponse, cancellationToken).ConfigureAwait(false);
-                        if (plan.IncludeUsage)
-                            await sse.WriteAsync(new CompletionResponse(id, created, plan.Model, fingerprint, [], ResponseFactory.Usage(completed)), ServeJson.Context.CompletionResponse, cancellationToken).ConfigureAwait(false);
+                        await sse.WriteAsync(Chunk(new CompletionChoice("", completed.Choice, null, ResponseFactory.FinishReason(completed.Reason))), ServeJson.Context.CompletionResponse, cancellationToken).ConfigureAwait(false);
+                        if (plan.IncludeUsage && run.Completed is { } total)
+                            await sse.WriteAsync(new CompletionResponse(id, created, plan.Model, fingerprint, [], ResponseFactory.Usage(total)), ServeJson.Context.CompletionResponse, cancellationToken).ConfigureAwait(false);
                         break;
                 }
             }

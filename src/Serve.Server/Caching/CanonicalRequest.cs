@@ -24,6 +24,7 @@ internal static class CanonicalRequest
             w.WriteString("model", plan.Model);
             w.WriteBoolean("stream", plan.Stream);
             w.WriteBoolean("include_usage", plan.IncludeUsage);
+            if (r.Choices != 1) w.WriteNumber("n", r.Choices);
             if (plan.Echo is not null) w.WriteString("echo", plan.Echo);
             if (r.Messages is not null)
             {

@@ -23,6 +23,8 @@ public sealed class EngineSettings
     public string? ChatTemplate { get; set; }
 
     [Range(1, 4096)] public int? MaxSequences { get; set; }
+    /// <summary>Most choices (OpenAI's n) one request may ask for; each runs as a sequence.</summary>
+    [Range(1, 128)] public int? MaxChoices { get; set; }
     [Range(16, 1 << 20)] public int? ContextPerSequence { get; set; }
     [Range(1, 1 << 20)] public int? BatchSize { get; set; }
     [Range(1, 1 << 20)] public int? UBatchSize { get; set; }
@@ -56,6 +58,7 @@ public sealed class EngineSettings
             AdaptersDirectory = Adapters,
             ChatTemplate = ChatTemplate,
             MaxSequences = MaxSequences ?? o.MaxSequences,
+            MaxChoices = MaxChoices ?? o.MaxChoices,
             ContextPerSequence = ContextPerSequence,
             BatchSize = BatchSize ?? Math.Max(o.BatchSize, MaxSequences ?? 0),
             UBatchSize = UBatchSize ?? o.UBatchSize,

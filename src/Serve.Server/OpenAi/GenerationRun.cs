@@ -9,20 +9,28 @@ namespace Serve.Server.OpenAi;
 public sealed class GenerationRun : IAsyncDisposable
 {
     private readonly IAsyncEnumerator<GenerationUpdate> _updates;
+    private readonly int _choices;
     private GenerationUpdate? _pending;
+    private int _completedChoices;
+    private int _completionTokens;
 
-    private GenerationRun(IAsyncEnumerator<GenerationUpdate> updates, GenerationUpdate first)
+    private GenerationRun(IAsyncEnumerator<GenerationUpdate> updates, GenerationUpdate first, int choices)
     {
         _updates = updates;
         _pending = first;
+        _choices = choices;
         Started = first as GenerationStarted;
-        Completed = first as GenerationCompleted;
+        if (first is GenerationCompleted completed) Count(completed);
     }
 
     /// <summary>The adapter configuration the engine actually ran with (the response cache stores under it).</summary>
     public GenerationStarted? Started { get; }
 
-    /// <summary>The final update once read: usage for token quotas, and proof the response is whole.</summary>
+    /// <summary>
+    /// Set once every choice has completed: usage for the response and token quotas, and proof the response is whole.
+    /// With n choices the prompt counts once and the completion tokens are summed (as OpenAI's usage does); Reason
+    /// and Choice are the last choice's.
+    /// </summary>
     public GenerationCompleted? Completed { get; private set; }
 
     public static async Task<GenerationRun> StartAsync(InferenceEngine engine, GenerationRequest request, CancellationToken cancellationToken)
@@ -32,7 +40,7 @@ public sealed class GenerationRun : IAsyncDisposable
         {
             if (!await updates.MoveNextAsync().ConfigureAwait(false))
                 throw new InvalidOperationException("The engine ended a generation without any update.");
-            return new GenerationRun(updates, updates.Current);
+            return new GenerationRun(updates, updates.Current, request.Choices);
         }
         catch
         {
@@ -50,9 +58,15 @@ public sealed class GenerationRun : IAsyncDisposable
         }
         while (await _updates.MoveNextAsync().ConfigureAwait(false))
         {
-            if (_updates.Current is GenerationCompleted completed) Completed = completed;
+            if (_updates.Current is GenerationCompleted completed) Count(completed);
             yield return _updates.Current;
         }
+    }
+
+    private void Count(GenerationCompleted completed)
+    {
+        _completionTokens += completed.CompletionTokens;
+        if (++_completedChoices == _choices) Completed = completed with { CompletionTokens = _completionTokens };
     }
 
     public ValueTask DisposeAsync() => _updates.DisposeAsync();

@@ -124,12 +124,8 @@ public static class RequestMapper
 
     private static GenerationRequest Common(GenerationRequestBody body, InferenceEngine engine, ServerOptions options, string maxTokensParam, int? maxTokens)
     {
-        if (body.N is { } n && n != 1)
-        {
-            throw n < 1
-                ? OpenAiException.BadRequest($"n must be at least 1, got {n}.", "n", "invalid_value")
-                : OpenAiException.BadRequest("Only n=1 is supported: send separate requests for more choices.", "n", "unsupported_value");
-        }
+        // n above the engine's MaxChoices (or MaxSequences) is refused by the engine, with param "n".
+        if (body.N is { } n && n < 1) throw OpenAiException.BadRequest($"n must be at least 1, got {n}.", "n", "invalid_value");
         if (maxTokens is { } m)
         {
             if (m < 1) throw OpenAiException.BadRequest($"{maxTokensParam} must be at least 1, got {m}.", maxTokensParam, "invalid_value");
@@ -140,6 +136,7 @@ public static class RequestMapper
         {
             Adapters = body.Lora is null ? Adapters(body.Model!, body.Adapters, engine) : Lora(body, engine),
             MaxTokens = maxTokens,
+            Choices = body.N ?? 1,
             Stop = Stop(body.Stop),
             IgnoreEos = body.IgnoreEos ?? false,
             Sampling = new SamplingOptions
