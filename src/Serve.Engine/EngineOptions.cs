@@ -53,16 +53,16 @@ public sealed record EngineOptions
     public int PrefixCacheSlots { get; init; } = 8;
 
     /// <summary>
-    /// One KV cell pool shared by every sequence (llama.cpp's kv_unified; the default), or a stream of
-    /// ContextPerSequence cells per sequence slot, as llama-server runs with several slots. Unified shares a reused
-    /// prefix's cells by reference, but every token's attention spans the cells of all sequences. Separate streams
-    /// keep attention to a sequence's own cells (on the 2-core CPU, 8 streams: 24 ms a step instead of 28), but
-    /// llama.cpp batches them together only when the sequence ids in a batch are consecutive, copies a reused prefix
-    /// as a whole stream, and holds (MaxSequences + PrefixCacheSlots) x ContextPerSequence cells. The prefix cache's
-    /// idle slots scatter the running sequences' ids, so separate streams pay off with PrefixCache off; see
+    /// Off (the default): a KV stream of ContextPerSequence cells per sequence id, as llama-server runs with several
+    /// slots, so a token attends only to its own sequence's cells. Running sequences keep ids 0..Running-1 (llama.cpp
+    /// batches streams together only while ids run consecutively) and the prefix cache keeps finished sequences' KV in
+    /// ids from MaxSequences up; a reused prefix is a whole-stream copy. Holds (MaxSequences + PrefixCacheSlots) x
+    /// ContextPerSequence cells. On: one cell pool shared by every sequence (llama.cpp's kv_unified), half the cells
+    /// with the default PrefixCacheSlots and prefixes shared without copies, but every token's attention spans every
+    /// sequence's cells: 28 ms a base step with 8 streams on the 2-core CPU instead of 24. See
     /// src/Serve.Engine/README.md, "Base-path parity".
     /// </summary>
-    public bool KvUnified { get; init; } = true;
+    public bool KvUnified { get; init; }
 
     /// <summary>Default completion length when a request sets none (still capped by the context).</summary>
     public int DefaultMaxTokens { get; init; } = 256;

@@ -59,7 +59,7 @@ public sealed class ChoicesTests(EngineFixture fixture)
     {
         // Without a unified KV cache a choice gets the prompt's KV as a whole-stream copy, trimmed to the prompt.
         using var separate = InferenceEngine.Start(fixture.Options() with { KvUnified = false, PrefixCache = false });
-        using var unified = InferenceEngine.Start(fixture.Options() with { PrefixCache = false });
+        using var unified = InferenceEngine.Start(fixture.Options() with { KvUnified = true, PrefixCache = false });
         var request = Generation.Chat("Tell me a short story.", maxTokens: 10) with { Choices = 3 };
         var reference = await unified.CollectAsync(request with { Choices = 1 });
 

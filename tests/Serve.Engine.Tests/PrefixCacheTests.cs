@@ -37,11 +37,12 @@ public sealed class PrefixCacheTests(EngineFixture fixture)
     }
 
     [Fact]
-    public async Task SeparateKvStreams_ReusePrefixesByCopy_AndGiveTheSameTokens()
+    public async Task BothKvLayouts_ReusePrefixes_AndGiveTheSameTokens()
     {
-        // KvUnified off: a reused prefix is a copy of another slot's stream, trimmed (from an idle slot in place, from
-        // a running one by copy); concurrent sequences decode in one batch on their own streams.
-        using var separate = InferenceEngine.Start(fixture.Options() with { KvUnified = false });
+        // Separate streams (the default) copy a reused prefix into the sequence's own stream; a unified cache shares
+        // the cells. Concurrent sequences decode in one batch either way.
+        using var separate = InferenceEngine.Start(fixture.Options());
+        using var unified = InferenceEngine.Start(fixture.Options() with { KvUnified = true });
         using var uncached = InferenceEngine.Start(fixture.Options() with { PrefixCache = false });
         string[] questions = ["Where is the market?", "When does spring start?", "Who sells apples?"];
 
@@ -52,6 +53,11 @@ public sealed class PrefixCacheTests(EngineFixture fixture)
 
         Assert.Equal(references, concurrent.Select(r => r.Text));
         Assert.All(concurrent, r => Assert.True(r.Completed.CachedPromptTokens > 60, $"{r.Completed.CachedPromptTokens} cached tokens"));
+
+        await unified.CollectAsync(Ask("What grows in autumn?"));
+        var shared = await Task.WhenAll(questions.Select(q => unified.CollectAsync(Ask(q))));
+        Assert.Equal(references, shared.Select(r => r.Text));
+        Assert.All(shared, r => Assert.True(r.Completed.CachedPromptTokens > 60, $"{r.Completed.CachedPromptTokens} cached tokens"));
     }
 
     [Fact]

@@ -33,8 +33,9 @@ public sealed class SchedulerPolicyTests
         public void Copy(int source, int target, int p0, int p1) => Log.Add($"cp {source}->{target} {p0} {p1}");
     }
 
-    private static EngineOptions Options(int maxSequences = 4, int prefillChunk = 4, bool prefixCache = true) => new()
+    private static EngineOptions Options(int maxSequences = 4, int prefillChunk = 4, bool prefixCache = true, bool kvUnified = false) => new()
     {
+        KvUnified = kvUnified,
         ModelPath = "unused.gguf",
         MaxSequences = maxSequences,
         BatchSize = 512,
@@ -164,7 +165,8 @@ public sealed class SchedulerPolicyTests
     [Fact]
     public void Admit_PrefixCache_ReusesTheIdleSlotWithTheLongestSharedPrefix_OfTheSameAdapters()
     {
-        var (policy, decoder) = Start(Options(prefillChunk: 64));
+        // Unified KV: an idle slot is reused in place.
+        var (policy, decoder) = Start(Options(prefillChunk: 64, kvUnified: true));
         var shortShare = Request(1, [1, 2, 3, 50, 51, 52]);
         var longShare = Request(2, [1, 2, 3, 4, 5, 60]);
         var otherAdapter = Request(3, [1, 2, 3, 4, 5, 6, 7], adapter: "a");
@@ -206,9 +208,67 @@ public sealed class SchedulerPolicyTests
     }
 
     [Fact]
-    public void Decode_KvFull_EvictsTheLeastRecentlyUsedIdleSlot_ThenNothingWhenNoneIsIdle()
+    public void SeparateStreams_PrefixCache_CopiesTheLongestSharedPrefix_IntoTheLowestFreeRunningId()
     {
         var (policy, decoder) = Start(Options(prefillChunk: 64));
+        var shortShare = Request(1, [1, 2, 3, 50, 51, 52]);
+        var longShare = Request(2, [1, 2, 3, 4, 5, 60]);
+        var otherAdapter = Request(3, [1, 2, 3, 4, 5, 6, 7], adapter: "a");
+        policy.Waiting.AddRange([shortShare, longShare, otherAdapter]);
+        policy.Admit(Acquire);
+        Assert.Equal([0, 1, 2], policy.Running.Select(s => s.Slot!.SequenceId));
+        Step(policy, decoder);
+        policy.Release(shortShare, keepKv: true); // to cache id 4; longShare then otherAdapter move down
+        policy.Release(otherAdapter, keepKv: true); // to cache id 5
+        Assert.Equal(0, longShare.Slot!.SequenceId);
+        decoder.Log.Clear();
+
+        var next = Request(4, [1, 2, 3, 4, 5, 6, 7, 8]);
+        policy.Waiting.Add(next);
+        policy.Admit(Acquire);
+
+        Assert.Equal(1, next.Slot!.SequenceId); // the lowest free running id
+        Assert.Equal(5, next.CachedPromptTokens); // from running longShare, not the other adapter's cached 7
+        Assert.Equal(["cp 0->1 0 5"], decoder.Log); // id 1 was cleared when its sequence moved down
+        Assert.Equal(8 - 5, Step(policy, decoder).Chunks.Single().Count);
+    }
+
+    [Fact]
+    public void SeparateStreams_Release_CachesTheKv_AndKeepsRunningIdsConsecutive()
+    {
+        var (policy, decoder) = Start(Options(prefillChunk: 64));
+        var requests = Enumerable.Range(0, 4).Select(i => Request(i, Tokens(100 * i, 4))).ToList();
+        policy.Waiting.AddRange(requests);
+        policy.Admit(Acquire);
+        Step(policy, decoder);
+        decoder.Log.Clear();
+
+        policy.Release(requests[1], keepKv: true);
+
+        // id 1's KV goes to the first cache id (4), then the highest running id (3) moves into 1
+        Assert.Equal(["cp 1->4 -1 -1", "rm 1 -1 -1", "cp 3->1 -1 -1", "rm 3 -1 -1"], decoder.Log);
+        Assert.Equal([0, 1, 2], policy.Running.Select(s => s.Slot!.SequenceId).Order());
+        Assert.Equal(1, requests[3].Slot!.SequenceId);
+        Assert.Equal(Tokens(300, 4), requests[3].Slot!.Tokens);
+        Assert.Equal(Tokens(100, 4), policy.Slots[4].Tokens);
+        var plan = Step(policy, decoder);
+        Assert.Equal([0, 1, 2], plan.Decoding.Select(s => s.Slot!.SequenceId)); // in id order, one ubatch
+
+        // The same tokens again are not cached twice.
+        decoder.Log.Clear();
+        var again = Request(9, Tokens(100, 4));
+        policy.Waiting.Add(again);
+        policy.Admit(Acquire);
+        policy.Release(again, keepKv: true);
+        Assert.DoesNotContain(decoder.Log, l => l.StartsWith("cp 3->5", StringComparison.Ordinal));
+        Assert.Empty(policy.Slots[5].Tokens);
+    }
+
+    [Fact]
+    public void Decode_KvFull_EvictsTheLeastRecentlyUsedIdleSlot_ThenNothingWhenNoneIsIdle()
+    {
+        // Unified KV: one cell pool, which idle slots' prefixes can fill.
+        var (policy, decoder) = Start(Options(prefillChunk: 64, kvUnified: true));
         var older = Request(1, Tokens(0, 4));
         var newer = Request(2, Tokens(100, 4));
         policy.Waiting.AddRange([older, newer]);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Serve.Engine.Adapters;
 
 namespace Serve.Engine.Scheduling;
@@ -109,6 +110,11 @@ internal sealed class SchedulerPolicy
     /// </summary>
     private void AssignSlot(Sequence s)
     {
+        if (SeparateStreams)
+        {
+            AssignStreamSlot(s);
+            return;
+        }
         var configuration = s.Lease!.Configuration;
         KvSlot? source = null;
         var reuse = 0;
@@ -154,10 +160,94 @@ internal sealed class SchedulerPolicy
     // Least valuable free slot: empty first, then least recently used.
     private KvSlot LeastValuableFreeSlot() => Slots.Where(x => x.Owner is null).OrderBy(x => x.Tokens.Count > 0).ThenBy(x => x.LastUsed).First();
 
+    /// <summary>
+    /// Separate KV streams (KvUnified off): llama.cpp batches sequences together only while their ids run
+    /// consecutively (a gap splits the batch, and each part reads every weight again), so running sequences keep
+    /// ids 0..Running-1 and the prefix cache lives in ids MaxSequences and up. Moving KV between streams is a
+    /// whole-stream copy that llama.cpp makes at the next decode, in the order asked.
+    /// </summary>
+    private bool SeparateStreams => !_options.KvUnified;
+
+    /// <summary>The lowest free id among the running ones (there is one: admission keeps Running below MaxSequences).</summary>
+    private KvSlot FreeRunningSlot() => Slots.Take(_options.MaxSequences).First(x => x.Owner is null);
+
+    /// <summary>
+    /// Separate streams: the sequence takes the lowest free running id; a prefix of the same configuration (from a
+    /// cached slot or a running one) is copied there and trimmed, and the source keeps it.
+    /// </summary>
+    private void AssignStreamSlot(Sequence s)
+    {
+        var configuration = s.Lease!.Configuration;
+        KvSlot? source = null;
+        var reuse = 0;
+        if (_options.PrefixCache)
+        {
+            foreach (var slot in Slots)
+            {
+                if (slot.Tokens.Count == 0 || !configuration.Equals(slot.Configuration)) continue;
+                var n = slot.CommonPrefix(s.Prompt);
+                if (n > reuse) { reuse = n; source = slot; }
+            }
+            reuse = Math.Min(reuse, s.Prompt.Length - 1); // the last prompt token must be decoded for its logits
+        }
+        var target = FreeRunningSlot();
+        Clear(target);
+        if (source is not null && reuse > 0)
+        {
+            _kv.Copy(source.SequenceId, target.SequenceId, 0, reuse);
+            target.Tokens.AddRange(source.Tokens.Take(reuse));
+            source.LastUsed = ++_clock;
+        }
+        else
+        {
+            reuse = 0;
+        }
+        target.Owner = s;
+        target.Configuration = configuration;
+        target.LastUsed = ++_clock;
+        s.Slot = target;
+        s.PromptCursor = reuse;
+        s.CachedPromptTokens = reuse;
+    }
+
+    /// <summary>
+    /// Separate streams, a running slot just freed: its KV goes to a cache slot (unless one already holds all of it),
+    /// the slot is cleared, and the running sequence with the highest id moves into it, so ids stay consecutive.
+    /// </summary>
+    private void ReleaseStreamSlot(KvSlot slot, bool keepKv)
+    {
+        if (keepKv && _options.PrefixCache && slot.Tokens.Count > 0 && !CachedAlready(slot))
+        {
+            var cache = Slots.Skip(_options.MaxSequences).OrderBy(x => x.Tokens.Count > 0).ThenBy(x => x.LastUsed).FirstOrDefault();
+            if (cache is not null)
+            {
+                Clear(cache);
+                _kv.Copy(slot.SequenceId, cache.SequenceId, -1, -1);
+                cache.Tokens.AddRange(slot.Tokens);
+                cache.Configuration = slot.Configuration;
+                cache.LastUsed = ++_clock;
+            }
+        }
+        Clear(slot);
+        var last = Slots.Take(_options.MaxSequences).LastOrDefault(x => x.Owner is not null);
+        if (last is null || last.SequenceId < slot.SequenceId) return;
+        if (last.Tokens.Count > 0) _kv.Copy(last.SequenceId, slot.SequenceId, -1, -1);
+        slot.Tokens.AddRange(last.Tokens);
+        slot.Configuration = last.Configuration;
+        slot.Owner = last.Owner;
+        slot.LastUsed = last.LastUsed;
+        slot.Owner!.Slot = slot;
+        last.Owner = null;
+        Clear(last);
+    }
+
+    private bool CachedAlready(KvSlot slot) =>
+        Slots.Skip(_options.MaxSequences).Any(x => slot.Configuration!.Equals(x.Configuration) && x.CommonPrefix(CollectionsMarshal.AsSpan(slot.Tokens)) == slot.Tokens.Count);
+
     /// <summary>A fresh slot for a follower choice; it gets the prompt's KV from the leader's slot once that is prefilled.</summary>
     private void AssignFollowerSlot(Sequence f)
     {
-        var target = LeastValuableFreeSlot();
+        var target = SeparateStreams ? FreeRunningSlot() : LeastValuableFreeSlot();
         Clear(target);
         target.Owner = f;
         target.Configuration = f.Lease!.Configuration;
@@ -251,7 +341,8 @@ internal sealed class SchedulerPolicy
         {
             slot.Owner = null;
             slot.LastUsed = ++_clock;
-            if (!keepKv) Clear(slot);
+            if (SeparateStreams) ReleaseStreamSlot(slot, keepKv);
+            else if (!keepKv) Clear(slot);
         }
     }
 
