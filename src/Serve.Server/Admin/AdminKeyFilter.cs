@@ -30,7 +30,7 @@ internal sealed class AdminKeyFilter(IOptionsMonitor<ServerOptions> options) : I
             return new OpenAiException(403, "The admin API is only open to loopback clients when no admin key is configured (Serve:AdminKey).",
                 OpenAiErrorTypes.Permission, null, "admin_disabled");
         }
-        var key = ApiKeyMiddleware.BearerToken(context.Request) ?? context.Request.Headers["X-Admin-Key"].FirstOrDefault();
+        var key = ApiKeyFilter.BearerToken(context.Request) ?? context.Request.Headers["X-Admin-Key"].FirstOrDefault();
         if (key is null) return new OpenAiException(401, "The admin API needs the admin key as 'Authorization: Bearer ADMIN_KEY'.", OpenAiErrorTypes.InvalidRequest, null, "missing_api_key");
         return FixedTimeEquals(options.AdminKey, key) ? null : new OpenAiException(401, "Incorrect admin key provided.", OpenAiErrorTypes.InvalidRequest, null, "invalid_api_key");
     }

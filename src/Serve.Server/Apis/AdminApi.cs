@@ -11,14 +11,14 @@ namespace Serve.Server.Apis;
 
 /// <summary>
 /// /admin: register adapters at run time (a file on the server, a multipart upload or a raw GGUF body), load,
-/// unload (drain or abort), remove, pin and list them with their versions. Needs the admin key (see ApiKeyMiddleware).
+/// unload (drain or abort), remove, pin and list them with their versions. Needs the admin key (AdminKeyFilter).
 /// Refused files get a 400 with the engine's validation message.
 /// </summary>
 public static class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder routes)
     {
-        var admin = routes.MapGroup("/admin").WithTags("Admin");
+        var admin = routes.MapGroup("/admin").WithTags("Admin").AddEndpointFilter<AdminKeyFilter>();
 
         admin.MapGet("/adapters", (EngineHost host) =>
         {

@@ -12,7 +12,7 @@ public static class ChatCompletionsApi
 {
     public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder routes)
     {
-        return routes.MapGeneration<ChatCompletionRequest, ChatCompletionResponse>("/v1/chat/completions", "CreateChatCompletion",
+        return routes.MapGeneration<ChatCompletionRequest, ChatCompletionResponse>("/chat/completions", "CreateChatCompletion",
             "Creates a chat completion; model names the base model, \"base\" or an adapter.", HandleAsync);
     }
 

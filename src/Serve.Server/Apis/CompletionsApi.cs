@@ -11,7 +11,7 @@ public static class CompletionsApi
 {
     public static IEndpointRouteBuilder MapCompletionsApi(this IEndpointRouteBuilder routes)
     {
-        return routes.MapGeneration<CompletionRequest, CompletionResponse>("/v1/completions", "CreateCompletion",
+        return routes.MapGeneration<CompletionRequest, CompletionResponse>("/completions", "CreateCompletion",
             "Completes a raw prompt; model names the base model, \"base\" or an adapter.", HandleAsync);
     }
 

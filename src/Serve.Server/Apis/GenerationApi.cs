@@ -46,6 +46,6 @@ internal static class GenerationApi
         await using var run = await GenerationRun.StartAsync(engine, plan.Request, cancellationToken).ConfigureAwait(false);
         await (plan.Stream ? stream : whole)(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
         await cached.CompleteAsync(run).ConfigureAwait(false);
-        await RateLimitMiddleware.RecordTokensAsync(context, run.Completed).ConfigureAwait(false);
+        await RateLimitFilter.RecordTokensAsync(context, run.Completed).ConfigureAwait(false);
     }
 }

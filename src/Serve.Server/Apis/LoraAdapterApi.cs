@@ -19,9 +19,6 @@ public static class LoraAdapterApi
     public const string LoadPath = "/v1/load_lora_adapter";
     public const string UnloadPath = "/v1/unload_lora_adapter";
 
-    public static bool IsAdapterEndpoint(PathString path) =>
-        path.Equals(LoadPath, StringComparison.OrdinalIgnoreCase) || path.Equals(UnloadPath, StringComparison.OrdinalIgnoreCase);
-
     public static IEndpointRouteBuilder MapLoraAdapterApi(this IEndpointRouteBuilder routes)
     {
         routes.MapPost(LoadPath, LoadAsync).AddEndpointFilter<AdminKeyFilter>().WithTags("Admin")

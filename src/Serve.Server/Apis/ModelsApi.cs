@@ -10,7 +10,7 @@ public static class ModelsApi
 {
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/v1/models", (EngineHost host, IOptionsSnapshot<ServerOptions> options) =>
+        routes.MapGet("/models", (EngineHost host, IOptionsSnapshot<ServerOptions> options) =>
             {
                 var engine = host.Require();
                 var owner = options.Value.OwnedBy;
@@ -21,7 +21,7 @@ public static class ModelsApi
             .WithName("ListModels").WithTags("OpenAI")
             .WithSummary("Lists the base model and the registered adapters.");
 
-        routes.MapGet("/v1/models/{id}", (string id, EngineHost host, IOptionsSnapshot<ServerOptions> options) =>
+        routes.MapGet("/models/{id}", (string id, EngineHost host, IOptionsSnapshot<ServerOptions> options) =>
             {
                 var engine = host.Require();
                 var owner = options.Value.OwnedBy;

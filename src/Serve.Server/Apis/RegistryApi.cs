@@ -1,3 +1,4 @@
+using Serve.Server.Admin;
 using Serve.Engine;
 using Serve.Engine.Adapters;
 using Serve.Redis.Registry;
@@ -22,7 +23,7 @@ public static class RegistryApi
 {
     public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder routes)
     {
-        var admin = routes.MapGroup("/admin").WithTags("Admin");
+        var admin = routes.MapGroup("/admin").WithTags("Admin").AddEndpointFilter<AdminKeyFilter>();
 
         admin.MapPost("/adapters/{name}/publish", async (string name, SharedState state) =>
         {

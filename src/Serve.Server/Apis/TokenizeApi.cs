@@ -13,21 +13,19 @@ namespace Serve.Server.Apis;
 /// </summary>
 public static class TokenizeApi
 {
-    public static IEndpointRouteBuilder MapTokenizeApi(this IEndpointRouteBuilder routes)
+    /// <summary>Maps /tokenize and /detokenize on routes (the server maps them at the root and in the /v1 group); name tells the two apart in the API description.</summary>
+    public static IEndpointRouteBuilder MapTokenizeApi(this IEndpointRouteBuilder routes, string name = "")
     {
-        foreach (var prefix in new[] { "", "/v1" })
-        {
-            routes.MapPost(prefix + "/tokenize", TokenizeAsync)
-                .WithName("Tokenize" + prefix.Replace("/", "", StringComparison.Ordinal)).WithTags("Extensions")
-                .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>()
-                .Produces<OpenAiErrorResponse>(StatusCodes.Status400BadRequest)
-                .WithSummary("Tokens of a prompt, or of chat messages through the model's chat template (vLLM's /tokenize).");
-            routes.MapPost(prefix + "/detokenize", DetokenizeAsync)
-                .WithName("Detokenize" + prefix.Replace("/", "", StringComparison.Ordinal)).WithTags("Extensions")
-                .Accepts<DetokenizeRequest>("application/json").Produces<DetokenizeResponse>()
-                .Produces<OpenAiErrorResponse>(StatusCodes.Status400BadRequest)
-                .WithSummary("The text of tokens (vLLM's /detokenize).");
-        }
+        routes.MapPost("/tokenize", TokenizeAsync)
+            .WithName("Tokenize" + name).WithTags("Extensions")
+            .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>()
+            .Produces<OpenAiErrorResponse>(StatusCodes.Status400BadRequest)
+            .WithSummary("Tokens of a prompt, or of chat messages through the model's chat template (vLLM's /tokenize).");
+        routes.MapPost("/detokenize", DetokenizeAsync)
+            .WithName("Detokenize" + name).WithTags("Extensions")
+            .Accepts<DetokenizeRequest>("application/json").Produces<DetokenizeResponse>()
+            .Produces<OpenAiErrorResponse>(StatusCodes.Status400BadRequest)
+            .WithSummary("The text of tokens (vLLM's /detokenize).");
         return routes;
     }
 

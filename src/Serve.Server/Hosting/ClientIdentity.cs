@@ -12,7 +12,7 @@ internal static class ClientIdentity
 {
     public static string Of(HttpContext context, ServerOptions options)
     {
-        if (options.ApiKeys.Count > 0 && ApiKeyMiddleware.BearerToken(context.Request) is { } key)
+        if (options.ApiKeys.Count > 0 && ApiKeyFilter.BearerToken(context.Request) is { } key)
             return "key:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)), 0, 8);
         return "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
     }

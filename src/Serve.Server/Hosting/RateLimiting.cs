@@ -20,44 +20,35 @@ public sealed class ApiKeyQuota
 }
 
 /// <summary>
-/// Requests and tokens per minute per API key (the client address when /v1 is open) on /v1. The counters are the
-/// shared limiter's (Redis, so every replica counts against one budget) or the in-process one without Redis or while
-/// Redis is down. A refused request gets 429, Retry-After and an OpenAI-shaped rate_limit_exceeded error; handlers add
-/// the tokens a request used through <see cref="RecordTokensAsync"/>.
+/// Requests and tokens per minute per API key (the client address when /v1 is open), an endpoint filter on the /v1
+/// route group (after <see cref="ApiKeyFilter"/>). The counters are the shared limiter's (Redis, so every replica
+/// counts against one budget) or the in-process one without Redis or while Redis is down. A refused request gets
+/// 429, Retry-After and an OpenAI-shaped rate_limit_exceeded error; handlers add the tokens a request used through
+/// <see cref="RecordTokensAsync"/>.
 /// </summary>
-internal sealed class RateLimitMiddleware(RequestDelegate next, IOptionsMonitor<ServerOptions> options, SharedState state)
+internal sealed class RateLimitFilter(IOptionsMonitor<ServerOptions> options, SharedState state) : IEndpointFilter
 {
-    public async Task InvokeAsync(HttpContext context)
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
     {
-        if (!context.Request.Path.StartsWithSegments("/v1"))
-        {
-            await next(context).ConfigureAwait(false);
-            return;
-        }
+        var context = invocation.HttpContext;
         var o = options.CurrentValue;
         // With /v1 open any bearer is accepted, so it cannot name a budget (a new one per request would evade the limit).
-        var bearer = o.ApiKeys.Count > 0 ? ApiKeyMiddleware.BearerToken(context.Request) : null;
+        var bearer = o.ApiKeys.Count > 0 ? ApiKeyFilter.BearerToken(context.Request) : null;
         var limit = LimitFor(o, bearer);
-        if (limit.IsUnlimited)
-        {
-            await next(context).ConfigureAwait(false);
-            return;
-        }
+        if (limit.IsUnlimited) return await next(invocation).ConfigureAwait(false);
         var key = bearer is null ? "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown") : "key:" + bearer;
         var decision = await state.Limiter.AcquireAsync(key, limit, context.RequestAborted).ConfigureAwait(false);
         if (!decision.Allowed)
         {
-            var error = new OpenAiException(429,
+            throw new OpenAiException(429,
                 (decision.Reason ?? "Rate limit reached.") + " Please try again later.",
                 OpenAiErrorTypes.RateLimit, null, "rate_limit_exceeded")
             {
                 RetryAfterSeconds = Math.Max(1, (int)Math.Ceiling(decision.RetryAfter.TotalSeconds)),
             };
-            await OpenAiErrors.WriteAsync(context, error).ConfigureAwait(false);
-            return;
         }
         if (limit.TokensPerMinute > 0) context.Features.Set(new TokenMeter(key));
-        await next(context).ConfigureAwait(false);
+        return await next(invocation).ConfigureAwait(false);
     }
 
     /// <summary>Counts a finished generation's tokens against the caller's per-minute token budget (when it has one).</summary>

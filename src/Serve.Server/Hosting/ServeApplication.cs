@@ -87,13 +87,15 @@ public static class ServeApplication
         app.UseHttpMetrics();
         app.UseStatusCodePages(StatusCodeErrors.WriteAsync);
         app.UseMiddleware<OpenAiErrorMiddleware>();
-        app.UseMiddleware<ApiKeyMiddleware>();
-        app.UseMiddleware<RateLimitMiddleware>();
 
-        app.MapChatCompletionsApi();
-        app.MapCompletionsApi();
-        app.MapModelsApi();
-        app.MapTokenizeApi();
+        // The OpenAI API: API keys, then rate limits, as filters on the group (the admin API has its own key filter).
+        var v1 = app.MapGroup("/v1").AddEndpointFilter<ApiKeyFilter>().AddEndpointFilter<RateLimitFilter>();
+        v1.MapChatCompletionsApi();
+        v1.MapCompletionsApi();
+        v1.MapModelsApi();
+        v1.MapTokenizeApi("V1");
+        // vLLM also serves /tokenize and /detokenize beside /v1, behind the same keys.
+        app.MapGroup("").AddEndpointFilter<ApiKeyFilter>().MapTokenizeApi();
         app.MapAdminApi();
         app.MapRegistryApi();
         app.MapLoraAdapterApi();
