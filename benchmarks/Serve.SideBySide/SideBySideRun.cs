@@ -55,7 +55,11 @@ internal static class SideBySideRun
                         exited.Add(server);
                         continue;
                     }
-                    var spec = BuildRun(options, models, load, server, process.BaseUrl);
+                    // Warm-up: one wave of the load, finished before the measured run starts. (serve-load's own
+                    // warm-up ends by time and leaves its requests running into the measured phase, so the first
+                    // measured wave queued behind it, and a server's first-request costs fell inside the window.)
+                    await LoadRunner.RunAsync(BuildRun(options, models, load, server, process.BaseUrl, warmUp: true), new RunOptions());
+                    var spec = BuildRun(options, models, load, server, process.BaseUrl, warmUp: false);
                     var run = await LoadRunner.RunAsync(spec, new RunOptions
                     {
                         OutputDirectory = options.Reports ? Path.Combine(options.OutputDirectory!, $"{server}-{Slug(load.Name)}") : null,
@@ -162,7 +166,7 @@ internal static class SideBySideRun
     }
 
     /// <summary>One load as a serve-load run: a closed loop of the load's streams until its requests are done.</summary>
-    internal static RunSpec BuildRun(BenchOptions options, ModelSet models, LoadSpec load, string server, string baseUrl)
+    internal static RunSpec BuildRun(BenchOptions options, ModelSet models, LoadSpec load, string server, string baseUrl, bool warmUp = false)
     {
         var names = load.AdapterCount == 0 ? ["base"] : models.Adapters.Take(load.AdapterCount).Select(a => a.Name).ToList();
         var extra = new JsonObject { ["ignore_eos"] = true };
@@ -177,19 +181,18 @@ internal static class SideBySideRun
             };
             perAdapter = names.ToDictionary(n => n, n => Lora(models.Adapters.ToList().FindIndex(a => a.Name == n)));
         }
-        var warmUp = TimeSpan.FromSeconds(2);
+        var requests = warmUp ? load.Streams : load.Requests;
         return new RunSpec
         {
-            Name = $"{server} {load.Name}",
+            Name = $"{server} {load.Name}" + (warmUp ? " warm-up" : ""),
             Target = new TargetSpec { BaseUrl = baseUrl, RequestTimeout = options.LoadTime + TimeSpan.FromSeconds(30) },
-            MaxDuration = options.LoadTime + warmUp,
+            MaxDuration = options.LoadTime,
             Scenarios =
             [
                 new ScenarioSpec
                 {
                     Name = Slug(load.Name),
-                    WarmUp = warmUp,
-                    MaxRequests = load.Requests,
+                    MaxRequests = requests,
                     Workload = new WorkloadSpec
                     {
                         Endpoint = options.Endpoint == "chat" ? EndpointKind.Chat : EndpointKind.Completions,
@@ -202,9 +205,9 @@ internal static class SideBySideRun
                         AdapterBodies = perAdapter,
                         // Its own prompts per load (the same for both servers): with one seed for every load, a later
                         // load resent an earlier load's prompts and llama-server answered them from its slots' KV.
-                        Seed = LoadSeed(load.Name),
+                        Seed = LoadSeed(load.Name + (warmUp ? " warm-up" : "")),
                     },
-                    Phases = [new PhaseSpec { Kind = PhaseKind.ConstantConcurrency, Concurrency = load.Streams, Duration = options.LoadTime, MaxRequests = load.Requests }],
+                    Phases = [new PhaseSpec { Kind = PhaseKind.ConstantConcurrency, Concurrency = load.Streams, Duration = options.LoadTime, MaxRequests = requests }],
                 },
             ],
         };
