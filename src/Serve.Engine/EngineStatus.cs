@@ -5,7 +5,7 @@ namespace Serve.Engine;
 /// idle prefix-cache slots; shared prefix cells counted per slot). Steps: scheduler steps; Decodes: llama_decode
 /// calls (one per step with mixed batching, one per adapter group per step with grouped batching). PrefillTokens:
 /// prompt tokens decoded (a prompt shared by n choices is prefilled once; cached prefix tokens are not decoded).
-/// KvCapacityTokens: the KV cells llama.cpp allocated for all sequences; RunningKvTokens: positions held by running sequences
+/// KvCapacityTokens: positions running sequences can hold (the unified pool, or MaxSequences streams); RunningKvTokens: positions held by running sequences
 /// (idle prefix-cache slots are reusable, so not "used", as vLLM does not count its cached free blocks);
 /// KvUsage = RunningKvTokens / KvCapacityTokens (0..1).
 /// RunningAdapters / WaitingAdapters: the distinct adapter names of running and queued requests (base excluded),

@@ -352,7 +352,9 @@ internal sealed class BatchScheduler : IDisposable
         KvTokens: _policy.Slots.Sum(x => x.Tokens.Count),
         Decodes: _decodes,
         PrefillTokens: _prefillTokens,
-        KvCapacityTokens: _context.ContextSize, // the KV cells llama.cpp allocated (unified: MaxSequences x ContextPerSequence)
+        // what running sequences can hold: the unified pool, or the running streams (the cache streams above them are
+        // reusable, as vLLM does not count cached free blocks as used)
+        KvCapacityTokens: _options.KvUnified ? _context.ContextSize : _options.MaxSequences * _contextPerSequence,
         RunningKvTokens: _policy.Running.Sum(s => s.Slot?.Tokens.Count ?? 0),
         RunningAdapters: AdapterNames(_policy.Running),
         WaitingAdapters: AdapterNames(_policy.Waiting.Concat(_incoming)));
