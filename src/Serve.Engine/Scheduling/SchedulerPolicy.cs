@@ -115,19 +115,7 @@ internal sealed class SchedulerPolicy
             AssignStreamSlot(s);
             return;
         }
-        var configuration = s.Lease!.Configuration;
-        KvSlot? source = null;
-        var reuse = 0;
-        if (_options.PrefixCache)
-        {
-            foreach (var slot in Slots)
-            {
-                if (slot.Tokens.Count == 0 || !configuration.Equals(slot.Configuration)) continue;
-                var n = slot.CommonPrefix(s.Prompt);
-                if (n > reuse || (n == reuse && n > 0 && source!.Owner is not null && slot.Owner is null)) { reuse = n; source = slot; }
-            }
-            reuse = Math.Min(reuse, s.Prompt.Length - 1); // the last prompt token must be decoded for its logits
-        }
+        var (source, reuse) = LongestPrefix(s, preferIdle: true);
         KvSlot target;
         if (source is { Owner: null } && reuse > 0)
         {
@@ -139,18 +127,45 @@ internal sealed class SchedulerPolicy
         {
             target = LeastValuableFreeSlot();
             Clear(target);
-            if (source is not null && reuse > 0)
-            {
-                _kv.Copy(source.SequenceId, target.SequenceId, 0, reuse);
-                target.Tokens.AddRange(source.Tokens.Take(reuse));
-            }
-            else
-            {
-                reuse = 0;
-            }
+            reuse = CopyPrefix(source, target, reuse);
         }
+        Occupy(target, s, reuse);
+    }
+
+    /// <summary>
+    /// With the prefix cache, the slot (idle or running) of the sequence's adapter configuration that shares the
+    /// longest prompt prefix, and how many tokens of it to reuse (never the last prompt token, which must be decoded
+    /// for its logits); preferIdle takes an idle slot over a running one on a tie.
+    /// </summary>
+    private (KvSlot? Source, int Reuse) LongestPrefix(Sequence s, bool preferIdle)
+    {
+        if (!_options.PrefixCache) return (null, 0);
+        var configuration = s.Lease!.Configuration;
+        KvSlot? source = null;
+        var reuse = 0;
+        foreach (var slot in Slots)
+        {
+            if (slot.Tokens.Count == 0 || !configuration.Equals(slot.Configuration)) continue;
+            var n = slot.CommonPrefix(s.Prompt);
+            if (n > reuse || (preferIdle && n == reuse && n > 0 && source!.Owner is not null && slot.Owner is null)) { reuse = n; source = slot; }
+        }
+        return (source, Math.Min(reuse, s.Prompt.Length - 1));
+    }
+
+    /// <summary>Copies source's first reuse positions to the (cleared) target; returns the positions reused (0 without a source).</summary>
+    private int CopyPrefix(KvSlot? source, KvSlot target, int reuse)
+    {
+        if (source is null || reuse <= 0) return 0;
+        _kv.Copy(source.SequenceId, target.SequenceId, 0, reuse);
+        target.Tokens.AddRange(source.Tokens.Take(reuse));
+        return reuse;
+    }
+
+    /// <summary>The sequence owns target, whose first reuse positions hold its prompt's prefix.</summary>
+    private void Occupy(KvSlot target, Sequence s, int reuse)
+    {
         target.Owner = s;
-        target.Configuration = configuration;
+        target.Configuration = s.Lease!.Configuration;
         target.LastUsed = ++_clock;
         s.Slot = target;
         s.PromptCursor = reuse;
@@ -177,37 +192,12 @@ internal sealed class SchedulerPolicy
     /// </summary>
     private void AssignStreamSlot(Sequence s)
     {
-        var configuration = s.Lease!.Configuration;
-        KvSlot? source = null;
-        var reuse = 0;
-        if (_options.PrefixCache)
-        {
-            foreach (var slot in Slots)
-            {
-                if (slot.Tokens.Count == 0 || !configuration.Equals(slot.Configuration)) continue;
-                var n = slot.CommonPrefix(s.Prompt);
-                if (n > reuse) { reuse = n; source = slot; }
-            }
-            reuse = Math.Min(reuse, s.Prompt.Length - 1); // the last prompt token must be decoded for its logits
-        }
+        var (source, reuse) = LongestPrefix(s, preferIdle: false);
         var target = FreeRunningSlot();
         Clear(target);
-        if (source is not null && reuse > 0)
-        {
-            _kv.Copy(source.SequenceId, target.SequenceId, 0, reuse);
-            target.Tokens.AddRange(source.Tokens.Take(reuse));
-            source.LastUsed = ++_clock;
-        }
-        else
-        {
-            reuse = 0;
-        }
-        target.Owner = s;
-        target.Configuration = configuration;
-        target.LastUsed = ++_clock;
-        s.Slot = target;
-        s.PromptCursor = reuse;
-        s.CachedPromptTokens = reuse;
+        reuse = CopyPrefix(source, target, reuse);
+        if (reuse > 0) source!.LastUsed = ++_clock;
+        Occupy(target, s, reuse);
     }
 
     /// <summary>
