@@ -26,6 +26,7 @@ internal sealed record BenchOptions
     public IReadOnlyList<string> Servers { get; init; } = ["llama-server", "serve"];
     public int Streams { get; init; } = 8;
     public int Requests { get; init; } = 48;
+    public int Rounds { get; init; } = 1;
     public int Tokens { get; init; } = 64;
     public int PromptWords { get; init; } = 64;
     public int Threads { get; init; }
@@ -51,6 +52,8 @@ internal sealed record BenchOptions
           --loads LIST           base,one,mixed,stream; mixed:N mixes the first N adapters (mixed = all)
           --streams N            concurrent clients for every load but stream (default 8)
           --requests N           measured requests per load (default 48; stream: N/6, at least 4)
+          --rounds N             measure every load N times, the servers in turn (default 1); the table shows each
+                                 server's median and the ratio of the medians, with every round's ratio beside it
           --tokens N             tokens per response, ignore_eos (default 64)
           --prompt N             prompt words (about one token each; default 64)
           --threads N            CPU threads for both servers (default: each server's own choice)
@@ -116,6 +119,7 @@ internal sealed record BenchOptions
                 "--loads" => o with { Loads = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--streams" => o with { Streams = Positive(name, Int()) },
                 "--requests" => o with { Requests = Positive(name, Int()) },
+                "--rounds" => o with { Rounds = Positive(name, Int()) },
                 "--tokens" => o with { Tokens = Positive(name, Int()) },
                 "--prompt" => o with { PromptWords = Positive(name, Int()) },
                 "--threads" => o with { Threads = Positive(name, Int()) },

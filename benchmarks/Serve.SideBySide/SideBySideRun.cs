@@ -16,7 +16,7 @@ internal static class SideBySideRun
     public static async Task<string> RunAsync(BenchOptions options, ModelSet models)
     {
         var loads = options.LoadSpecs();
-        var results = new Dictionary<(string Server, string Load), ScenarioReport>();
+        var results = new Dictionary<(string Server, string Load), List<ScenarioReport>>();
         var notes = new List<string>();
         var logs = options.OutputDirectory ?? Path.Combine(Path.GetTempPath(), "serve-side-by-side");
         // Both servers run at once and take the loads in turn (base on each, then one adapter on each, ...), so a
@@ -44,33 +44,43 @@ internal static class SideBySideRun
                 }
             }
             var exited = new HashSet<string>();
-            foreach (var load in loads)
+            for (var round = 0; round < options.Rounds; round++)
             {
-                foreach (var (server, process) in processes)
+                if (options.Rounds > 1) Console.WriteLine($"round {round + 1} of {options.Rounds}");
+                foreach (var load in loads)
                 {
-                    if (exited.Contains(server)) continue;
-                    if (process.HasExited)
+                    foreach (var (server, process) in processes)
                     {
-                        notes.Add($"{server} exited before '{load.Name}'; the end of its log:\n{process.Tail(10)}");
-                        exited.Add(server);
-                        continue;
+                        if (exited.Contains(server)) continue;
+                        if (process.HasExited)
+                        {
+                            notes.Add($"{server} exited before '{load.Name}' (round {round + 1}); the end of its log:\n{process.Tail(10)}");
+                            exited.Add(server);
+                            continue;
+                        }
+                        // Warm-up, before the first round: one wave of the load, finished before the measured run
+                        // starts. (serve-load's own warm-up ends by time and leaves its requests running into the
+                        // measured phase, so the first measured wave queued behind it, and a server's first-request
+                        // costs fell inside the window.)
+                        if (round == 0)
+                            await LoadRunner.RunAsync(BuildRun(options, models, load, server, process.BaseUrl, warmUp: true), new RunOptions());
+                        var spec = BuildRun(options, models, load, server, process.BaseUrl, round: round);
+                        var run = await LoadRunner.RunAsync(spec, new RunOptions
+                        {
+                            OutputDirectory = options.Reports
+                                ? Path.Combine(options.OutputDirectory!, $"{server}-{Slug(load.Name)}" + (options.Rounds > 1 ? $"-round{round + 1}" : ""))
+                                : null,
+                        });
+                        var report = run.Report.Scenarios[0];
+                        if (!results.TryGetValue((server, load.Name), out var rounds)) results[(server, load.Name)] = rounds = [];
+                        rounds.Add(report);
+                        var s = report.Stats;
+                        Console.WriteLine(string.Create(Inv,
+                            $"  {server,-12} {load.Name,-12} {s.OutputTokensPerSecond,8:F1} tok/s  ok {s.Ok}/{s.Sent}  TTFT p50 {s.Ttft.P50:F0} ms  ITL p50 {s.Itl.P50:F1} ms  ({report.MeasuredSeconds:F1} s)"));
+                        if (s.Failed > 0)
+                            notes.Add($"{server} / {load.Name}" + (options.Rounds > 1 ? $" / round {round + 1}" : "") +
+                                $": {s.Failed} of {s.Sent} requests failed ({string.Join(", ", s.ErrorsByKind.Select(k => $"{k.Key} x{k.Value}"))})");
                     }
-                    // Warm-up: one wave of the load, finished before the measured run starts. (serve-load's own
-                    // warm-up ends by time and leaves its requests running into the measured phase, so the first
-                    // measured wave queued behind it, and a server's first-request costs fell inside the window.)
-                    await LoadRunner.RunAsync(BuildRun(options, models, load, server, process.BaseUrl, warmUp: true), new RunOptions());
-                    var spec = BuildRun(options, models, load, server, process.BaseUrl, warmUp: false);
-                    var run = await LoadRunner.RunAsync(spec, new RunOptions
-                    {
-                        OutputDirectory = options.Reports ? Path.Combine(options.OutputDirectory!, $"{server}-{Slug(load.Name)}") : null,
-                    });
-                    var report = run.Report.Scenarios[0];
-                    results[(server, load.Name)] = report;
-                    var s = report.Stats;
-                    Console.WriteLine(string.Create(Inv,
-                        $"  {server,-12} {load.Name,-12} {s.OutputTokensPerSecond,8:F1} tok/s  ok {s.Ok}/{s.Sent}  TTFT p50 {s.Ttft.P50:F0} ms  ITL p50 {s.Itl.P50:F1} ms  ({report.MeasuredSeconds:F1} s)"));
-                    if (s.Failed > 0)
-                        notes.Add($"{server} / {load.Name}: {s.Failed} of {s.Sent} requests failed ({string.Join(", ", s.ErrorsByKind.Select(k => $"{k.Key} x{k.Value}"))})");
                 }
             }
         }
@@ -166,7 +176,7 @@ internal static class SideBySideRun
     }
 
     /// <summary>One load as a serve-load run: a closed loop of the load's streams until its requests are done.</summary>
-    internal static RunSpec BuildRun(BenchOptions options, ModelSet models, LoadSpec load, string server, string baseUrl, bool warmUp = false)
+    internal static RunSpec BuildRun(BenchOptions options, ModelSet models, LoadSpec load, string server, string baseUrl, bool warmUp = false, int round = 0)
     {
         var names = load.AdapterCount == 0 ? ["base"] : models.Adapters.Take(load.AdapterCount).Select(a => a.Name).ToList();
         var extra = new JsonObject { ["ignore_eos"] = true };
@@ -184,7 +194,7 @@ internal static class SideBySideRun
         var requests = warmUp ? load.Streams : load.Requests;
         return new RunSpec
         {
-            Name = $"{server} {load.Name}" + (warmUp ? " warm-up" : ""),
+            Name = $"{server} {load.Name}" + (warmUp ? " warm-up" : round > 0 ? $" round {round + 1}" : ""),
             Target = new TargetSpec { BaseUrl = baseUrl, RequestTimeout = options.LoadTime + TimeSpan.FromSeconds(30) },
             MaxDuration = options.LoadTime,
             Scenarios =
@@ -205,7 +215,8 @@ internal static class SideBySideRun
                         AdapterBodies = perAdapter,
                         // Its own prompts per load (the same for both servers): with one seed for every load, a later
                         // load resent an earlier load's prompts and llama-server answered them from its slots' KV.
-                        Seed = LoadSeed(load.Name + (warmUp ? " warm-up" : "")),
+                        // Each round has its own too, for the same reason (and Serve's prefix cache).
+                        Seed = LoadSeed(load.Name + (warmUp ? " warm-up" : round > 0 ? $" round {round + 1}" : "")),
                     },
                     Phases = [new PhaseSpec { Kind = PhaseKind.ConstantConcurrency, Concurrency = load.Streams, Duration = options.LoadTime, MaxRequests = requests }],
                 },
@@ -223,30 +234,59 @@ internal static class SideBySideRun
     private static string Slug(string name) => name.Replace(' ', '-');
 
     private static string Table(BenchOptions options, ModelSet models, IReadOnlyList<LoadSpec> loads,
-        Dictionary<(string, string), ScenarioReport> results, List<string> notes)
+        Dictionary<(string, string), List<ScenarioReport>> results, List<string> notes)
     {
+        var rounds = options.Rounds;
+        // With several rounds: each server's median throughput per load, the ratio of those medians, and TTFT/ITL
+        // from the round whose throughput was that median (the lower middle one for an even count).
+        StatsReport? Median(string server, string load) => results.GetValueOrDefault((server, load)) is { Count: > 0 } list
+            ? list.OrderBy(r => r.Stats.OutputTokensPerSecond).ElementAt((list.Count - 1) / 2).Stats
+            : null;
+        double? MedianTps(string server, string load) => results.GetValueOrDefault((server, load)) is { Count: > 0 } list
+            ? MedianOf(list.Select(r => r.Stats.OutputTokensPerSecond))
+            : null;
         var sb = new StringBuilder();
         sb.AppendLine(string.Create(Inv, $"Side by side: {models.Description}"));
         sb.AppendLine(string.Create(Inv,
             $"{Environment.ProcessorCount} cores; {options.Tokens} tokens per response (ignore_eos, greedy), prompts of {options.PromptWords} words, {options.Endpoint} endpoint, streamed; gpu layers {options.GpuLayers}; threads {(options.Threads > 0 ? options.Threads.ToString(Inv) : "default")}"));
+        if (rounds > 1)
+            sb.AppendLine(string.Create(Inv,
+                $"{rounds} rounds, servers taking each load in turn; tok/s is each server's median over the rounds, the ratio is of those medians, TTFT/ITL are from each server's median round"));
         sb.AppendLine();
-        sb.AppendLine("| load | streams | requests | llama-server tok/s | Serve tok/s | Serve ÷ llama-server | TTFT p50 ms (llama / Serve) | TTFT p90 ms | ITL p50 ms | ITL p99 ms |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.Append("| load | streams | requests | llama-server tok/s | Serve tok/s | Serve ÷ llama-server |");
+        if (rounds > 1) sb.Append(" per round |");
+        sb.AppendLine(" TTFT p50 ms (llama / Serve) | TTFT p90 ms | ITL p50 ms | ITL p99 ms |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|" + (rounds > 1 ? "---:|" : "") + "---:|---:|---:|---:|");
         foreach (var load in loads)
         {
-            var l = results.GetValueOrDefault(("llama-server", load.Name))?.Stats;
-            var s = results.GetValueOrDefault(("serve", load.Name))?.Stats;
-            string Tps(StatsReport? r) => r is null ? "-" : r.OutputTokensPerSecond.ToString("F1", Inv) + (r.Failed > 0 ? $" ({r.Failed} failed)" : "");
+            var l = Median("llama-server", load.Name);
+            var s = Median("serve", load.Name);
+            var lt = MedianTps("llama-server", load.Name);
+            var st = MedianTps("serve", load.Name);
+            string Tps(string server, double? tps)
+            {
+                if (tps is null) return "-";
+                var failed = results[(server, load.Name)].Sum(r => r.Stats.Failed);
+                return tps.Value.ToString("F1", Inv) + (failed > 0 ? $" ({failed} failed)" : "");
+            }
             string Pair(Func<StatsReport, double> f, string format) =>
                 $"{(l is null ? "-" : f(l).ToString(format, Inv))} / {(s is null ? "-" : f(s).ToString(format, Inv))}";
-            var ratio = l is { OutputTokensPerSecond: > 0 } && s is not null ? (s.OutputTokensPerSecond / l.OutputTokensPerSecond).ToString("F2", Inv) + "x" : "-";
+            var ratio = lt is > 0 && st is not null ? (st.Value / lt.Value).ToString("F2", Inv) + "x" : "-";
+            sb.Append(string.Create(Inv, $"| {load.Name} | {load.Streams} | {load.Requests} | {Tps("llama-server", lt)} | {Tps("serve", st)} | **{ratio}** |"));
+            if (rounds > 1)
+            {
+                var ls = results.GetValueOrDefault(("llama-server", load.Name)) ?? [];
+                var ss = results.GetValueOrDefault(("serve", load.Name)) ?? [];
+                var per = ls.Zip(ss, (a, b) => a.Stats.OutputTokensPerSecond > 0 ? (b.Stats.OutputTokensPerSecond / a.Stats.OutputTokensPerSecond).ToString("F2", Inv) : "-");
+                sb.Append(' ').Append(string.Join(" ", per)).Append(" |");
+            }
             sb.AppendLine(string.Create(Inv,
-                $"| {load.Name} | {load.Streams} | {load.Requests} | {Tps(l)} | {Tps(s)} | **{ratio}** | {Pair(r => r.Ttft.P50, "F0")} | {Pair(r => r.Ttft.P90, "F0")} | {Pair(r => r.Itl.P50, "F1")} | {Pair(r => r.Itl.P99, "F1")} |"));
+                $" {Pair(r => r.Ttft.P50, "F0")} | {Pair(r => r.Ttft.P90, "F0")} | {Pair(r => r.Itl.P50, "F1")} | {Pair(r => r.Itl.P99, "F1")} |"));
         }
         // Within each server: what adapters cost it (issue 13's targets read these).
         foreach (var server in options.Servers)
         {
-            double? Tps(string load) => results.GetValueOrDefault((server, load))?.Stats.OutputTokensPerSecond;
+            double? Tps(string load) => MedianTps(server, load);
             var parts = new List<string>();
             if (Tps("base") is { } b and > 0 && Tps("one adapter") is { } one) parts.Add(string.Create(Inv, $"one adapter ÷ base {one / b:F2}x"));
             foreach (var mixed in loads.Where(x => x.AdapterCount > 1))
@@ -261,5 +301,12 @@ internal static class SideBySideRun
             foreach (var n in notes) sb.AppendLine("- " + n);
         }
         return sb.ToString();
+    }
+
+    internal static double MedianOf(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) throw new ArgumentException("no values", nameof(values));
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
