@@ -8,11 +8,12 @@ using Serve.Models;
 // more), all in the same per-token-adapter decodes; (2) one adapter's load through the HTTP server (SSE, loopback)
 // vs the engine driven directly. Usage:
 //   dotnet run -c Release --project benchmarks/Serve.Engine.Bench [-- --tokens N --rounds N --weights q8_0|f16
-//                                                                  --threads N --adapters 4,16,64]
+//                                                                  --threads N --adapters 4,16,64 --pool-rank N]
 // --threads sets llama.cpp's threads for the engine and the server alike (default: llama.cpp's own choice).
 var tokens = ArgValue("--tokens", 64);
 var threads = ArgValue("--threads", 0);
 var rounds = ArgValue("--rounds", 3);
+var poolRank = ArgValue("--pool-rank", 0);
 var counts = ArgString("--adapters", "4,16,64").Split(',').Select(x => int.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 var weights = ArgString("--weights", "q8_0") switch
 {
@@ -48,6 +49,7 @@ foreach (var n in counts)
     {
         ModelPath = model, AdaptersDirectory = adapters, MaxSequences = streams, ContextPerSequence = 256, PrefixCache = false,
         MaxLoadedAdapters = n, BatchSize = Math.Max(512, streams), Threads = threads > 0 ? threads : null,
+        AdapterPoolRank = poolRank > 0 ? poolRank : null,
     });
     var load = new LoadRunner(new EngineTarget(pooled), tokens);
     await load.RunAsync(i => $"adapter{i % n}", streams); // warm-up: loads every adapter into its slot, first graphs

@@ -74,8 +74,12 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
         return (tokens, logprobs);
     }
 
-    [Fact]
-    public void OneBatch_EachSequenceItsOwnAdapters_MatchesLlamaCppsLora()
+    // 4 slots of rank 8 (32 rows): the masked dense form on the CPU; 72 slots (576 rows, above the patch's dense
+    // bound of 512): the gathered form, each token with its own slots' factors, the adapters spread over the slots.
+    [Theory]
+    [InlineData(4, 1)]
+    [InlineData(72, 17)]
+    public void OneBatch_EachSequenceItsOwnAdapters_MatchesLlamaCppsLora(int slots, int slotStride)
     {
         var cases = Cases();
         var paths = cases.SelectMany(c => c.Adapters.Select(a => a.Path)).Distinct().ToList();
@@ -85,12 +89,12 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
             var expected = cases.Select(c => Reference(c, loaded)).ToList();
 
             using var context = Context(cases.Length);
-            var pool = context.CreateAdapterPool(slots: 4, maxRank: 8, adaptersPerToken: 4);
+            var pool = context.CreateAdapterPool(slots, maxRank: 8, adaptersPerToken: 4);
             var slotOf = new Dictionary<string, int>();
             foreach (var p in paths)
             {
                 pool.AddTargets(loaded[p]);
-                pool.SetSlot(slotOf[p] = slotOf.Count, loaded[p]);
+                pool.SetSlot(slotOf[p] = slotOf.Count * slotStride, loaded[p]);
             }
             LlamaAdapterSlot[] SlotsOf(Case c) => [.. c.Adapters.Select(a => new LlamaAdapterSlot(slotOf[a.Path], a.Scale))];
 
