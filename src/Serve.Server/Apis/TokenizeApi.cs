@@ -35,9 +35,8 @@ public static class TokenizeApi
         var engine = host.Require();
         Unrecognized(body.Unrecognized, options.Value);
         var model = string.IsNullOrWhiteSpace(body.Model) ? "base" : body.Model;
-        var adapters = RequestMapper.Adapters(model, null, engine);
+        RequestMapper.Adapters(model, null, engine); // an unknown model is a 404 before anything else
         string text;
-        bool addSpecial;
         if (body.Messages is not null)
         {
             if (body.Prompt is not null) throw OpenAiException.BadRequest("Give either 'prompt' or 'messages', not both.", "prompt", "invalid_value");
@@ -46,28 +45,16 @@ public static class TokenizeApi
             var plan = RequestMapper.Map(chat, engine, options.Value);
             if (body.AddGenerationPrompt == false)
                 throw OpenAiException.BadRequest("add_generation_prompt=false is not supported: chat prompts always end with the assistant's opening.", "add_generation_prompt", "unsupported_value");
-            text = Format(engine, plan);
-            addSpecial = body.AddSpecialTokens ?? true;
+            text = engine.PromptText(plan.Request);
         }
         else
         {
             text = body.Prompt ?? throw OpenAiException.BadRequest("Missing required parameter: 'prompt' (or 'messages').", "prompt", "missing_required_parameter");
-            addSpecial = body.AddSpecialTokens ?? true;
         }
-        var tokens = engine.Tokenize(text, addSpecial);
+        var tokens = engine.Tokenize(text, body.AddSpecialTokens ?? true);
+        // Messages over this server's prompt limit are refused as the chat request would be.
+        if (body.Messages is not null) RequestMapper.CheckPromptTokens(options.Value, tokens.Length, "messages");
         return TypedResults.Json(new TokenizeResponse(tokens.Length, engine.Options.ContextPerSequence!.Value, tokens), ServeJson.Context.TokenizeResponse);
-
-        static string Format(InferenceEngine engine, GenerationPlan plan)
-        {
-            try
-            {
-                return engine.FormatChat(plan.Request.Messages!, plan.Request.Adapters, plan.Request.Tools);
-            }
-            catch (InvalidGenerationRequestException e)
-            {
-                throw OpenAiException.BadRequest(e.Message, e.Param ?? "messages", "invalid_value");
-            }
-        }
     }
 
     private static async Task<IResult> DetokenizeAsync(HttpContext context, EngineHost host, IOptionsSnapshot<ServerOptions> options)
