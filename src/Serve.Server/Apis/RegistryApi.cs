@@ -21,10 +21,9 @@ public sealed record PublishedAdapterListView(IReadOnlyList<PublishedAdapterView
 /// </summary>
 public static class RegistryApi
 {
-    public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder routes)
+    /// <summary>Maps the endpoints on the /admin group, which carries the admin key filter and the upload body limit.</summary>
+    public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder admin)
     {
-        var admin = routes.MapGroup("/admin").WithTags("Admin").AddEndpointFilter<AdminKeyFilter>();
-
         admin.MapPost("/adapters/{name}/publish", async (string name, SharedState state) =>
         {
             var sync = RequireSync(state);
@@ -87,7 +86,7 @@ public static class RegistryApi
                 throw Unavailable(e);
             }
         }).Produces<PublishedAdapterListView>().WithSummary("Lists the adapters published in the shared registry with their current versions.");
-        return routes;
+        return admin;
     }
 
     private static AdapterRegistrySync RequireSync(SharedState state)
