@@ -14,7 +14,7 @@ namespace Serve.Server.Apis;
 /// unload (drain or abort), remove, pin and list them with their versions. Needs the admin key (AdminKeyFilter).
 /// Refused files get a 400 with the engine's validation message.
 /// </summary>
-public static class AdminApi
+internal static class AdminApi
 {
     /// <summary>Maps the endpoints on the /admin group, which carries the admin key filter and the upload body limit.</summary>
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder admin)

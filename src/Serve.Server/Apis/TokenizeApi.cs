@@ -11,7 +11,7 @@ namespace Serve.Server.Apis;
 /// vLLM's POST /tokenize and /detokenize (also under /v1): a prompt, or chat messages formatted with the chat
 /// template the model (base or adapter) is served with, as tokens; and tokens back to text.
 /// </summary>
-public static class TokenizeApi
+internal static class TokenizeApi
 {
     /// <summary>Maps /tokenize and /detokenize on routes (the server maps them at the root and in the /v1 group); name tells the two apart in the API description.</summary>
     public static IEndpointRouteBuilder MapTokenizeApi(this IEndpointRouteBuilder routes, string name = "")
@@ -84,7 +84,7 @@ public static class TokenizeApi
     }
 }
 
-public sealed class TokenizeRequest
+internal sealed class TokenizeRequest
 {
     /// <summary>The base model's name, "base" or an adapter (its chat template formats messages); default base.</summary>
     public string? Model { get; set; }
@@ -99,9 +99,9 @@ public sealed class TokenizeRequest
     public Dictionary<string, JsonElement>? Unrecognized { get; set; }
 }
 
-public sealed record TokenizeResponse(int Count, int MaxModelLen, IReadOnlyList<int> Tokens);
+internal sealed record TokenizeResponse(int Count, int MaxModelLen, IReadOnlyList<int> Tokens);
 
-public sealed class DetokenizeRequest
+internal sealed class DetokenizeRequest
 {
     public string? Model { get; set; }
     public List<int>? Tokens { get; set; }
@@ -109,4 +109,4 @@ public sealed class DetokenizeRequest
     public Dictionary<string, JsonElement>? Unrecognized { get; set; }
 }
 
-public sealed record DetokenizeResponse(string Prompt);
+internal sealed record DetokenizeResponse(string Prompt);

@@ -3,7 +3,7 @@ using Serve.Engine;
 namespace Serve.Server.OpenAi;
 
 /// <summary>A mapped request: what to ask the engine and how to answer (model echoed, stream or not, usage chunk).</summary>
-public sealed record GenerationPlan(
+internal sealed record GenerationPlan(
     GenerationRequest Request,
     string Model,
     bool Stream,

@@ -7,7 +7,7 @@ namespace Serve.Server.OpenAi;
 /// prepared (an invalid grammar, a full queue) comes from the first MoveNextAsync, so errors get their 4xx/503 status
 /// before any response byte is sent.
 /// </summary>
-public sealed class GenerationRun : IAsyncDisposable
+internal sealed class GenerationRun : IAsyncDisposable
 {
     private readonly IAsyncEnumerator<GenerationUpdate> _updates;
     private readonly int _choices;

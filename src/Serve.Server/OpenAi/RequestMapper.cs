@@ -17,7 +17,7 @@ namespace Serve.Server.OpenAi;
 /// stop strings, adapters, sampling ranges, messages, the context) in <see cref="InferenceEngine.Prepare"/>, whose
 /// errors come back as 400s under the request's own field names.
 /// </summary>
-public static class RequestMapper
+internal static class RequestMapper
 {
     /// <summary>Completions call the engine's top_logprobs "logprobs".</summary>
     private static readonly Dictionary<string, string> CompletionNames = new(StringComparer.Ordinal) { ["top_logprobs"] = "logprobs" };
