@@ -26,8 +26,8 @@ public sealed record GenerationRequest
     /// <summary>Return each generated token's log-probability.</summary>
     public bool Logprobs { get; init; }
 
-    /// <summary>Alternatives per token with their log-probabilities (0-20), needs Logprobs.</summary>
-    public int TopLogprobs { get; init; }
+    /// <summary>Alternatives per token with their log-probabilities (0-20); given at all, it needs Logprobs. Null: none asked for.</summary>
+    public int? TopLogprobs { get; init; }
 
     /// <summary>Keep going past end-of-generation tokens (benchmarks).</summary>
     public bool IgnoreEos { get; init; }

@@ -150,12 +150,37 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     public Serve.Templates.ChatTemplate ChatTemplateFor(IReadOnlyList<AdapterWeight> adapters) => _chat.For(adapters, Adapters);
 
     /// <summary>Tokens of a text as a prompt would be tokenized (special tokens parsed, BOS added when the model wants it).</summary>
-    public int CountTokens(string text) => Tokenize(text).Length;
-
-    private int[] Tokenize(string text) => _model.Vocab.Tokenize(text, addSpecial: true, parseSpecial: true);
+    public int CountTokens(string text) => Tokenize(text, addSpecial: true).Length;
 
     /// <summary>Tokens of a text; addSpecial adds BOS when the model wants it (as prompts are tokenized); special tokens are parsed.</summary>
-    public int[] Tokenize(string text, bool addSpecial) => _model.Vocab.Tokenize(text, addSpecial, parseSpecial: true);
+    public int[] Tokenize(string text, bool addSpecial)
+    {
+        Interlocked.Increment(ref _tokenizations);
+        return _model.Vocab.Tokenize(text, addSpecial, parseSpecial: true);
+    }
+
+    /// <summary>Texts this engine has tokenized, prompts and callers' texts alike (tests prove a request is tokenized once).</summary>
+    internal long Tokenizations => Interlocked.Read(ref _tokenizations);
+    private long _tokenizations;
+
+    /// <summary>
+    /// The text a request decodes: its Prompt as given, or its Messages through the chat template (<see cref="FormatChat"/>).
+    /// Throws InvalidGenerationRequestException for a request with neither, both, or an empty or role-less message list,
+    /// or one the template refuses.
+    /// </summary>
+    public string PromptText(GenerationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Messages is null)
+            return request.Prompt ?? throw new InvalidGenerationRequestException("Give messages or a prompt.", "messages");
+        if (request.Prompt is not null) throw new InvalidGenerationRequestException("Give either messages or a prompt, not both.", "prompt");
+        if (request.Messages.Count == 0) throw new InvalidGenerationRequestException("messages must not be empty.", "messages");
+        foreach (var m in request.Messages)
+        {
+            if (m is null || string.IsNullOrWhiteSpace(m.Role)) throw new InvalidGenerationRequestException("Every message needs a role.", "messages");
+        }
+        return FormatChat(request.Messages, request.Adapters, request.Tools);
+    }
 
     /// <summary>The text of tokens, special tokens written out; throws ArgumentException for an id outside the vocabulary.</summary>
     public string Detokenize(IReadOnlyList<int> tokens)
@@ -171,7 +196,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     /// bytes than the vocabulary's longest piece (twice that, for tokenizers that normalize text). Lets a huge prompt
     /// be refused in microseconds instead of being tokenized first.
     /// </summary>
-    public bool IsCertainlyLongerThan(string text, int tokens)
+    internal bool IsCertainlyLongerThan(string text, int tokens)
     {
         ArgumentNullException.ThrowIfNull(text);
         if ((long)text.Length * 3 <= 2L * LongestTokenBytes * tokens) return false; // UTF-8 is at most 3 bytes per UTF-16 unit
@@ -193,14 +218,26 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     public IAsyncEnumerable<GenerationUpdate> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return Run(request, cancellationToken);
+        return Run(null, request, cancellationToken);
     }
 
-    private async IAsyncEnumerable<GenerationUpdate> Run(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// As <see cref="GenerateAsync(GenerationRequest, CancellationToken)"/> for a request this engine already prepared:
+    /// it is neither checked nor tokenized again. Only an invalid grammar, a full queue or a disposed engine still
+    /// throw from the first MoveNextAsync.
+    /// </summary>
+    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(PreparedGeneration prepared, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        if (!ReferenceEquals(prepared.Engine, this)) throw new ArgumentException("The request was prepared by another engine.", nameof(prepared));
+        return Run(prepared, prepared.Request, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<GenerationUpdate> Run(PreparedGeneration? prepared, GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
-        var sequence = Prepare(request);
+        var sequence = Sequences(prepared ?? Prepare(request));
         try
         {
             _scheduler.Enqueue(sequence);
@@ -231,24 +268,31 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         }
     }
 
-    private Sequence Prepare(GenerationRequest request)
+    /// <summary>
+    /// Checks a request against every rule the engine has (each lives here only: callers such as the server map these
+    /// errors, they do not repeat the checks) and tokenizes its prompt, once. Cheap rules come first, so a request they
+    /// refuse costs no template rendering or tokenization. Throws InvalidGenerationRequestException (with the field at
+    /// fault in Param), ContextLengthExceededException or AdapterNotFoundException.
+    /// </summary>
+    public PreparedGeneration Prepare(GenerationRequest request)
     {
-        string text;
-        if (request.Messages is not null)
-        {
-            if (request.Prompt is not null) throw new InvalidGenerationRequestException("Give either messages or a prompt, not both.", "prompt");
-            if (request.Messages.Count == 0) throw new InvalidGenerationRequestException("messages must not be empty.", "messages");
-            foreach (var m in request.Messages)
-            {
-                if (m is null || string.IsNullOrWhiteSpace(m.Role)) throw new InvalidGenerationRequestException("Every message needs a role.", "messages");
-            }
-            text = FormatChat(request.Messages, request.Adapters, request.Tools);
-        }
-        else
-        {
-            text = request.Prompt ?? throw new InvalidGenerationRequestException("Give messages or a prompt.", "messages");
-        }
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.MaxTokens is < 1) throw new InvalidGenerationRequestException($"max_tokens must be at least 1, got {request.MaxTokens}.", "max_tokens");
+        if (request.Choices < 1 || request.Choices > Options.MaxChoices)
+            throw new InvalidGenerationRequestException($"n must be between 1 and {Options.MaxChoices} (MaxChoices), got {request.Choices}.", "n");
+        if (request.Choices > Options.MaxSequences)
+            throw new InvalidGenerationRequestException($"n ({request.Choices}) needs that many sequences at once, more than this engine runs ({Options.MaxSequences}, MaxSequences).", "n");
+        if (request.TopLogprobs is < 0 or > 20)
+            throw new InvalidGenerationRequestException($"top_logprobs must be between 0 and 20, got {request.TopLogprobs}.", "top_logprobs");
+        if (request.TopLogprobs is not null && !request.Logprobs)
+            throw new InvalidGenerationRequestException("top_logprobs needs logprobs to be true.", "top_logprobs");
+        if (request.Stop.Count > MaxStopStrings)
+            throw new InvalidGenerationRequestException($"At most {MaxStopStrings} stop strings are allowed, got {request.Stop.Count}.", "stop");
+        if (request.Stop.Any(string.IsNullOrEmpty)) throw new InvalidGenerationRequestException("Stop strings must not be empty.", "stop");
+        SamplerFactory.Validate(request.Sampling, _model.Vocab.Count);
+        CheckAdapters(request.Adapters);
 
+        var text = PromptText(request);
         var param = request.Messages is null ? "prompt" : "messages";
         var limit = Options.ContextPerSequence!.Value;
         // hardening (issue 17): the cheap byte-length bound before the full tokenization of a huge prompt.
@@ -256,39 +300,31 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             throw new ContextLengthExceededException(
                 $"This model's maximum context length is {limit} tokens. However, your {param} is {System.Text.Encoding.UTF8.GetByteCount(text)} bytes long, more than {limit} tokens can hold.",
                 limit, limit);
-        var prompt = Tokenize(text);
+        int[] prompt;
+        try
+        {
+            prompt = Tokenize(text, addSpecial: true);
+        }
+        catch (LlamaException e)
+        {
+            throw new InvalidGenerationRequestException($"The {param} could not be tokenized: {e.Message}", param);
+        }
         if (prompt.Length == 0) throw new InvalidGenerationRequestException("The prompt is empty.", param);
         if (prompt.Length >= limit)
             throw new ContextLengthExceededException(
                 $"This model's maximum context length is {limit} tokens. However, your {param} resulted in {prompt.Length} tokens.", prompt.Length, limit);
-        int maxTokens;
-        if (request.MaxTokens is { } asked)
-        {
-            if (asked < 1) throw new InvalidGenerationRequestException($"max_tokens must be at least 1, got {asked}.", "max_tokens");
-            if (prompt.Length + asked > limit)
-                throw new ContextLengthExceededException(
-                    $"This model's maximum context length is {limit} tokens. However, you requested {prompt.Length + asked} tokens ({prompt.Length} in the {param}, {asked} for the completion). Please reduce the length of the {param} or completion.",
-                    prompt.Length, limit);
-            maxTokens = asked;
-        }
-        else
-        {
-            maxTokens = Math.Min(Options.DefaultMaxTokens, limit - prompt.Length);
-        }
+        if (request.MaxTokens is { } asked && prompt.Length + asked > limit)
+            throw new ContextLengthExceededException(
+                $"This model's maximum context length is {limit} tokens. However, you requested {prompt.Length + asked} tokens ({prompt.Length} in the {param}, {asked} for the completion). Please reduce the length of the {param} or completion.",
+                prompt.Length, limit);
+        var maxTokens = request.MaxTokens ?? Math.Min(Options.DefaultMaxTokens, limit - prompt.Length);
+        return new PreparedGeneration(this, request, prompt, maxTokens);
+    }
 
-        CheckAdapters(request.Adapters);
-        if (request.Stop.Count > MaxStopStrings)
-            throw new InvalidGenerationRequestException($"At most {MaxStopStrings} stop strings are allowed, got {request.Stop.Count}.", "stop");
-        if (request.Stop.Any(string.IsNullOrEmpty)) throw new InvalidGenerationRequestException("Stop strings must not be empty.", "stop");
-        if (request.TopLogprobs is < 0 or > 20)
-            throw new InvalidGenerationRequestException($"top_logprobs must be between 0 and 20, got {request.TopLogprobs}.", "top_logprobs");
-        if (request.TopLogprobs > 0 && !request.Logprobs)
-            throw new InvalidGenerationRequestException("top_logprobs needs logprobs to be true.", "top_logprobs");
-        if (request.Choices < 1 || request.Choices > Options.MaxChoices)
-            throw new InvalidGenerationRequestException($"n must be between 1 and {Options.MaxChoices} (MaxChoices), got {request.Choices}.", "n");
-        if (request.Choices > Options.MaxSequences)
-            throw new InvalidGenerationRequestException($"n ({request.Choices}) needs that many sequences at once, more than this engine runs ({Options.MaxSequences}, MaxSequences).", "n");
-        SamplerFactory.Validate(request.Sampling, _model.Vocab.Count);
+    /// <summary>The sequences of a prepared request, one per choice (choice 0 first), with their sampler chains.</summary>
+    private Sequence Sequences(PreparedGeneration prepared)
+    {
+        var request = prepared.Request;
         var id = Interlocked.Increment(ref _nextId);
         var choices = new List<Sequence>(request.Choices);
         try
@@ -306,7 +342,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
                 {
                     throw new InvalidGenerationRequestException($"The grammar is invalid: {e.Message}", "grammar");
                 }
-                choices.Add(new Sequence(id, request, prompt, maxTokens, sampler, _model.Vocab, choices.Count > 0 ? choices[0].Output : null, i) { AwaitingLeader = i > 0 });
+                choices.Add(new Sequence(id, request, prepared.Prompt, prepared.MaxTokens, sampler, _model.Vocab, choices.Count > 0 ? choices[0].Output : null, i) { AwaitingLeader = i > 0 });
             }
         }
         catch
@@ -327,9 +363,10 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         if (adapters.Count > Options.AdaptersPerToken)
             throw new InvalidGenerationRequestException($"At most {Options.AdaptersPerToken} adapters can be combined (MaxAdaptersPerRequest, at most MaxLoadedAdapters).", "adapters");
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var a in adapters)
+        for (var i = 0; i < adapters.Count; i++)
         {
-            if (a is null || string.IsNullOrEmpty(a.Name)) throw new InvalidGenerationRequestException("Every adapter needs a name.", "adapters");
+            var a = adapters[i];
+            if (a is null || string.IsNullOrEmpty(a.Name)) throw new InvalidGenerationRequestException("Every entry of 'adapters' needs a name.", $"adapters[{i}].name");
             if (!seen.Add(a.Name)) throw new InvalidGenerationRequestException($"The adapter '{a.Name}' is listed twice.", "adapters");
             if (!float.IsFinite(a.Scale) || Math.Abs(a.Scale) > 100f)
                 throw new InvalidGenerationRequestException($"The scale of '{a.Name}' must be a finite number between -100 and 100, got {a.Scale}.", "adapters");

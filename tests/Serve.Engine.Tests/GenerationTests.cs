@@ -163,6 +163,37 @@ public sealed class GenerationTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task Prepare_TokenizesOnce_AndGeneratingThePreparedRequestDoesNotTokenizeAgain()
+    {
+        using var engine = InferenceEngine.Start(fixture.Options());
+        var request = Generation.Chat("Tell me about the market.", maxTokens: 4);
+
+        var before = engine.Tokenizations;
+        var prepared = engine.Prepare(request);
+        Assert.Equal(before + 1, engine.Tokenizations);
+        Assert.Equal(4, prepared.MaxTokens);
+        before = engine.Tokenizations;
+        GenerationCompleted? completed = null;
+        await foreach (var update in engine.GenerateAsync(prepared))
+            if (update is GenerationCompleted c) completed = c;
+        Assert.Equal(before, engine.Tokenizations);
+        Assert.Equal(prepared.PromptTokens, completed!.PromptTokens);
+        Assert.Equal(4, completed.CompletionTokens);
+
+        // Unprepared, GenerateAsync prepares it itself: once as well.
+        before = engine.Tokenizations;
+        await engine.CollectAsync(request);
+        Assert.Equal(before + 1, engine.Tokenizations);
+
+        // The cheap rules come first: a request they refuse is never tokenized. top_logprobs given at all needs logprobs.
+        before = engine.Tokenizations;
+        Assert.Equal("n", Assert.Throws<InvalidGenerationRequestException>(() => engine.Prepare(request with { Choices = 0 })).Param);
+        Assert.Equal("top_logprobs", Assert.Throws<InvalidGenerationRequestException>(() => engine.Prepare(request with { TopLogprobs = 0 })).Param);
+        Assert.Equal("adapters[0].name", Assert.Throws<InvalidGenerationRequestException>(() => engine.Prepare(request with { Adapters = [new("")] })).Param);
+        Assert.Equal(before, engine.Tokenizations);
+    }
+
+    [Fact]
     public async Task Generate_UnknownAdapter_ThrowsNotFound()
     {
         using var engine = InferenceEngine.Start(fixture.Options());

@@ -39,6 +39,9 @@ public sealed class ErrorShapeTests(ServerFixture fixture)
         { "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logit_bias\":{\"999999\":1}}", "application/json", 400, "logit_bias" },
         { "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":3}", "application/json", 400, "top_logprobs" },
         { "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":true,\"top_logprobs\":50}", "application/json", 400, "top_logprobs" },
+        { "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":0}", "application/json", 400, "top_logprobs" },
+        { "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_completion_tokens\":0}", "application/json", 400, "max_completion_tokens" },
+        { "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"adapters\":[{\"scale\":0.5}]}", "application/json", 400, "adapters[0].name" },
         { "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream_options\":{\"include_usage\":true}}", "application/json", 400, "stream_options" },
         { "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"xml\"}}", "application/json", 400, "response_format.type" },
         { "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}}", "application/json", 400, "response_format.json_schema.schema" },
@@ -156,7 +159,10 @@ public sealed class ErrorShapeTests(ServerFixture fixture)
         await (await client.PostJsonAsync("v1/completions", "{\"model\":\"base\",\"prompt\":[\"a\",\"b\"]}")).ErrorAsync(400);
         await (await client.PostJsonAsync("v1/completions", "{\"model\":\"base\",\"prompt\":[1,2,3]}")).ErrorAsync(400);
         await (await client.PostJsonAsync("v1/completions", "{\"model\":\"base\",\"prompt\":{\"text\":\"x\"}}")).ErrorAsync(400);
-        await (await client.PostJsonAsync("v1/completions", "{\"model\":\"base\",\"prompt\":\"x\",\"logprobs\":99}")).ErrorAsync(400);
+        // The engine's top_logprobs rule, reported under the completions API's name for it.
+        var logprobs = await (await client.PostJsonAsync("v1/completions", "{\"model\":\"base\",\"prompt\":\"x\",\"logprobs\":99}")).ErrorAsync(400);
+        Assert.Equal("logprobs", logprobs.GetProperty("param").GetString());
+        Assert.Equal("logprobs must be between 0 and 20, got 99.", logprobs.GetProperty("message").GetString());
         await (await client.PostJsonAsync("v1/completions", "{\"model\":\"base\",\"prompt\":\"x\",\"suffix\":\"y\"}")).ErrorAsync(400);
         await (await client.PostJsonAsync("v1/completions", "{\"model\":\"zzz\",\"prompt\":\"x\"}")).ErrorAsync(404);
     }

@@ -92,6 +92,10 @@ public sealed class HardeningTests(ServerFixture fixture)
         var big = Path.Combine(allowed, "big.gguf");
         await File.WriteAllBytesAsync(big, new byte[100_000]);
         Assert.Equal("adapter_too_large", (await (await admin.PostJsonAsync("admin/adapters", Register("big", big))).ErrorAsync(413)).GetProperty("code").GetString());
+        // An upload over the limit is refused by Kestrel from its Content-Length: /admin's limit is this one, not the JSON APIs'.
+        using var upload = new HttpRequestMessage(HttpMethod.Put, "admin/adapters/big") { Content = new ByteArrayContent(new byte[100_000]) };
+        upload.Headers.ExpectContinue = true;
+        await (await admin.SendAsync(upload)).ErrorAsync(413);
 
         // A source whose length says nothing (a FIFO fed without end, like /dev/zero): the copy stops at the limit.
         var fifo = Path.Combine(allowed, "endless.gguf");

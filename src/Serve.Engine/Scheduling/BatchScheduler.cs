@@ -261,7 +261,7 @@ internal sealed class BatchScheduler : IDisposable
     private void Sample(Sequence s, int index)
     {
         var token = s.Sampler.Sample(_context, index);
-        var logprob = s.Request.Logprobs ? LogprobCalculator.Compute(_vocab, _context.GetLogits(index), token, s.Request.TopLogprobs) : null;
+        var logprob = s.Request.Logprobs ? LogprobCalculator.Compute(_vocab, _context.GetLogits(index), token, s.Request.TopLogprobs ?? 0) : null;
         var now = Stopwatch.GetTimestamp();
         var tag = EngineMeters.Adapter(s.AdapterTag);
         if (s.Generated == 0)

@@ -1,7 +1,7 @@
 namespace Serve.Server.Admin;
 
 /// <summary>A registered adapter and its immutable version, as the admin API lists it.</summary>
-public sealed record AdapterView(
+internal sealed record AdapterView(
     string Name,
     string Version,
     int Rank,
@@ -16,10 +16,10 @@ public sealed record AdapterView(
     string Path,
     IReadOnlyDictionary<string, string> Metadata);
 
-public sealed record AdapterListView(string BaseModel, string BaseModelSha256, IReadOnlyList<AdapterView> Data);
+internal sealed record AdapterListView(string BaseModel, string BaseModelSha256, IReadOnlyList<AdapterView> Data);
 
 /// <summary>POST /admin/adapters with JSON: register a file that is already on the server.</summary>
-public sealed class RegisterAdapterBody
+internal sealed class RegisterAdapterBody
 {
     public string? Name { get; set; }
     public string? Path { get; set; }
@@ -28,7 +28,7 @@ public sealed class RegisterAdapterBody
 }
 
 /// <summary>GET /admin/status: the engine's scheduler snapshot and the base model.</summary>
-public sealed record EngineStatusView(
+internal sealed record EngineStatusView(
     bool Ready,
     string BaseModel,
     string BaseModelSha256,

@@ -14,12 +14,11 @@ namespace Serve.Server.Apis;
 /// unload (drain or abort), remove, pin and list them with their versions. Needs the admin key (AdminKeyFilter).
 /// Refused files get a 400 with the engine's validation message.
 /// </summary>
-public static class AdminApi
+internal static class AdminApi
 {
-    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder routes)
+    /// <summary>Maps the endpoints on the /admin group, which carries the admin key filter and the upload body limit.</summary>
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder admin)
     {
-        var admin = routes.MapGroup("/admin").WithTags("Admin").AddEndpointFilter<AdminKeyFilter>();
-
         admin.MapGet("/adapters", (EngineHost host) =>
         {
             var engine = host.Require();
@@ -74,7 +73,7 @@ public static class AdminApi
             return TypedResults.Json(new EngineStatusView(s.Ready, engine.BaseModel.Name, engine.BaseModel.Sha256, s.Running, s.Waiting, s.RunningPerAdapter,
                 s.WaitingPerAdapter, s.LoadedAdapters, s.Steps, s.GeneratedTokens, s.PromptTokens, s.CachedPromptTokens, s.KvTokens, s.KvUsage, s.KvCapacityTokens), ServeJson.Context.EngineStatusView);
         }).WithSummary("The scheduler's state: running and waiting requests per adapter, loaded adapters, KV use.");
-        return routes;
+        return admin;
     }
 
     private static async Task<IResult> RegisterAsync(HttpContext context, EngineHost host)

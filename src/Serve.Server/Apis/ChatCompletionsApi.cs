@@ -8,7 +8,7 @@ using Serve.Server.Tools;
 namespace Serve.Server.Apis;
 
 /// <summary>POST /v1/chat/completions: the chat API the official SDKs call, streamed (SSE) or whole.</summary>
-public static class ChatCompletionsApi
+internal static class ChatCompletionsApi
 {
     public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder routes)
     {

@@ -7,7 +7,7 @@ using Serve.Server.OpenAi;
 namespace Serve.Server.Apis;
 
 /// <summary>POST /v1/completions: raw-prompt completion (OpenAI's legacy API), streamed or whole.</summary>
-public static class CompletionsApi
+internal static class CompletionsApi
 {
     public static IEndpointRouteBuilder MapCompletionsApi(this IEndpointRouteBuilder routes)
     {

@@ -41,9 +41,11 @@ internal static class GenerationApi
         var engine = host.Require();
         var plan = map(body, engine, options.Value);
         plan = plan with { Request = plan.Request with { ClientId = ClientIdentity.Of(context, options.Value) } }; // fairness between clients (issue 17)
+        // Every engine rule is checked and the prompt tokenized here, once, before the cache is consulted.
+        var prepared = RequestMapper.Prepare(plan, engine, options.Value);
         var cached = await context.RequestServices.GetRequiredService<ResponseCaching>().LookupAsync(context, engine, cacheKind, plan).ConfigureAwait(false);
         if (cached.Served) return;
-        await using var run = await GenerationRun.StartAsync(engine, plan.Request, cancellationToken).ConfigureAwait(false);
+        await using var run = await GenerationRun.StartAsync(engine, prepared, cancellationToken).ConfigureAwait(false);
         await (plan.Stream ? stream : whole)(context, engine, plan, run, cancellationToken).ConfigureAwait(false);
         await cached.CompleteAsync(run).ConfigureAwait(false);
         await RateLimitFilter.RecordTokensAsync(context, run.Completed).ConfigureAwait(false);

@@ -19,7 +19,7 @@ public static class LoraAdapterApi
     public const string LoadPath = "/v1/load_lora_adapter";
     public const string UnloadPath = "/v1/unload_lora_adapter";
 
-    public static IEndpointRouteBuilder MapLoraAdapterApi(this IEndpointRouteBuilder routes)
+    internal static IEndpointRouteBuilder MapLoraAdapterApi(this IEndpointRouteBuilder routes)
     {
         routes.MapPost(LoadPath, LoadAsync).AddEndpointFilter<AdminKeyFilter>().WithTags("Admin")
             .Accepts<LoadLoraAdapterRequest>("application/json")
@@ -66,7 +66,7 @@ public static class LoraAdapterApi
 }
 
 /// <summary>vLLM's LoadLoRAAdapterRequest.</summary>
-public sealed class LoadLoraAdapterRequest
+internal sealed class LoadLoraAdapterRequest
 {
     public string? LoraName { get; set; }
     public string? LoraPath { get; set; }
@@ -75,7 +75,7 @@ public sealed class LoadLoraAdapterRequest
 }
 
 /// <summary>vLLM's UnloadLoRAAdapterRequest (lora_int_id is accepted and ignored: names identify adapters here).</summary>
-public sealed class UnloadLoraAdapterRequest
+internal sealed class UnloadLoraAdapterRequest
 {
     public string? LoraName { get; set; }
     public int? LoraIntId { get; set; }

@@ -6,7 +6,7 @@ using Serve.Server.OpenAi;
 namespace Serve.Server.Apis;
 
 /// <summary>GET /v1/models and /v1/models/{id}: the base model and every registered adapter (parent = the base).</summary>
-public static class ModelsApi
+internal static class ModelsApi
 {
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder routes)
     {

@@ -9,22 +9,21 @@ using StackExchange.Redis;
 namespace Serve.Server.Apis;
 
 /// <summary>A version in the shared registry, as the admin API shows it.</summary>
-public sealed record PublishedAdapterView(string Name, string Version, string? BaseModelSha256, int Rank, float Alpha, long SizeBytes, DateTimeOffset Created, string Location);
+internal sealed record PublishedAdapterView(string Name, string Version, string? BaseModelSha256, int Rank, float Alpha, long SizeBytes, DateTimeOffset Created, string Location);
 
 /// <summary>The published adapters of the shared registry: name and current version of each.</summary>
-public sealed record PublishedAdapterListView(IReadOnlyList<PublishedAdapterView> Data);
+internal sealed record PublishedAdapterListView(IReadOnlyList<PublishedAdapterView> Data);
 
 /// <summary>
 /// /admin/adapters/{name}/publish: puts a locally registered adapter (its GGUF bytes) into the shared Redis registry
 /// and announces it, so every replica installs it within seconds (and replicas started later catch up); DELETE
 /// unpublishes it everywhere. Needs Serve:Redis (409 without, 503 while Redis is unreachable).
 /// </summary>
-public static class RegistryApi
+internal static class RegistryApi
 {
-    public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder routes)
+    /// <summary>Maps the endpoints on the /admin group, which carries the admin key filter and the upload body limit.</summary>
+    public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder admin)
     {
-        var admin = routes.MapGroup("/admin").WithTags("Admin").AddEndpointFilter<AdminKeyFilter>();
-
         admin.MapPost("/adapters/{name}/publish", async (string name, SharedState state) =>
         {
             var sync = RequireSync(state);
@@ -87,7 +86,7 @@ public static class RegistryApi
                 throw Unavailable(e);
             }
         }).Produces<PublishedAdapterListView>().WithSummary("Lists the adapters published in the shared registry with their current versions.");
-        return routes;
+        return admin;
     }
 
     private static AdapterRegistrySync RequireSync(SharedState state)

@@ -11,7 +11,7 @@ namespace Serve.Server.Apis;
 /// vLLM's POST /tokenize and /detokenize (also under /v1): a prompt, or chat messages formatted with the chat
 /// template the model (base or adapter) is served with, as tokens; and tokens back to text.
 /// </summary>
-public static class TokenizeApi
+internal static class TokenizeApi
 {
     /// <summary>Maps /tokenize and /detokenize on routes (the server maps them at the root and in the /v1 group); name tells the two apart in the API description.</summary>
     public static IEndpointRouteBuilder MapTokenizeApi(this IEndpointRouteBuilder routes, string name = "")
@@ -35,9 +35,8 @@ public static class TokenizeApi
         var engine = host.Require();
         Unrecognized(body.Unrecognized, options.Value);
         var model = string.IsNullOrWhiteSpace(body.Model) ? "base" : body.Model;
-        var adapters = RequestMapper.Adapters(model, null, engine);
+        RequestMapper.Adapters(model, null, engine); // an unknown model is a 404 before anything else
         string text;
-        bool addSpecial;
         if (body.Messages is not null)
         {
             if (body.Prompt is not null) throw OpenAiException.BadRequest("Give either 'prompt' or 'messages', not both.", "prompt", "invalid_value");
@@ -46,28 +45,16 @@ public static class TokenizeApi
             var plan = RequestMapper.Map(chat, engine, options.Value);
             if (body.AddGenerationPrompt == false)
                 throw OpenAiException.BadRequest("add_generation_prompt=false is not supported: chat prompts always end with the assistant's opening.", "add_generation_prompt", "unsupported_value");
-            text = Format(engine, plan);
-            addSpecial = body.AddSpecialTokens ?? true;
+            text = engine.PromptText(plan.Request);
         }
         else
         {
             text = body.Prompt ?? throw OpenAiException.BadRequest("Missing required parameter: 'prompt' (or 'messages').", "prompt", "missing_required_parameter");
-            addSpecial = body.AddSpecialTokens ?? true;
         }
-        var tokens = engine.Tokenize(text, addSpecial);
+        var tokens = engine.Tokenize(text, body.AddSpecialTokens ?? true);
+        // Messages over this server's prompt limit are refused as the chat request would be.
+        if (body.Messages is not null) RequestMapper.CheckPromptTokens(options.Value, tokens.Length, "messages");
         return TypedResults.Json(new TokenizeResponse(tokens.Length, engine.Options.ContextPerSequence!.Value, tokens), ServeJson.Context.TokenizeResponse);
-
-        static string Format(InferenceEngine engine, GenerationPlan plan)
-        {
-            try
-            {
-                return engine.FormatChat(plan.Request.Messages!, plan.Request.Adapters, plan.Request.Tools);
-            }
-            catch (InvalidGenerationRequestException e)
-            {
-                throw OpenAiException.BadRequest(e.Message, e.Param ?? "messages", "invalid_value");
-            }
-        }
     }
 
     private static async Task<IResult> DetokenizeAsync(HttpContext context, EngineHost host, IOptionsSnapshot<ServerOptions> options)
@@ -97,7 +84,7 @@ public static class TokenizeApi
     }
 }
 
-public sealed class TokenizeRequest
+internal sealed class TokenizeRequest
 {
     /// <summary>The base model's name, "base" or an adapter (its chat template formats messages); default base.</summary>
     public string? Model { get; set; }
@@ -112,9 +99,9 @@ public sealed class TokenizeRequest
     public Dictionary<string, JsonElement>? Unrecognized { get; set; }
 }
 
-public sealed record TokenizeResponse(int Count, int MaxModelLen, IReadOnlyList<int> Tokens);
+internal sealed record TokenizeResponse(int Count, int MaxModelLen, IReadOnlyList<int> Tokens);
 
-public sealed class DetokenizeRequest
+internal sealed class DetokenizeRequest
 {
     public string? Model { get; set; }
     public List<int>? Tokens { get; set; }
@@ -122,4 +109,4 @@ public sealed class DetokenizeRequest
     public Dictionary<string, JsonElement>? Unrecognized { get; set; }
 }
 
-public sealed record DetokenizeResponse(string Prompt);
+internal sealed record DetokenizeResponse(string Prompt);

@@ -71,7 +71,7 @@ internal static class CanonicalRequest
             foreach (var stop in r.Stop) w.WriteStringValue(stop);
             w.WriteEndArray();
             w.WriteBoolean("logprobs", r.Logprobs);
-            w.WriteNumber("top_logprobs", r.TopLogprobs);
+            w.WriteNumber("top_logprobs", r.TopLogprobs ?? 0);
             w.WriteBoolean("ignore_eos", r.IgnoreEos);
             w.WriteNumber("temperature", s.Temperature);
             w.WriteNumber("top_p", s.TopP);

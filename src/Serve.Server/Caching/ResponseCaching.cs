@@ -15,7 +15,7 @@ namespace Serve.Server.Caching;
 /// generation finished whole. Marked with <c>X-Serve-Cache: hit|miss</c> and counted in
 /// <c>serve_response_cache_lookups_total{result}</c>.
 /// </summary>
-public sealed class ResponseCaching(SharedState state, IOptionsMonitor<ResponseCacheOptions> options)
+internal sealed class ResponseCaching(SharedState state, IOptionsMonitor<ResponseCacheOptions> options)
 {
     public const string Header = "X-Serve-Cache";
 
@@ -82,7 +82,7 @@ public sealed class ResponseCaching(SharedState state, IOptionsMonitor<ResponseC
 }
 
 /// <summary>What a handler does after a lookup: nothing more on a hit; on a miss, generate and then call CompleteAsync.</summary>
-public sealed class ResponseCacheTicket
+internal sealed class ResponseCacheTicket
 {
     private static readonly byte[] SseDone = "data: [DONE]\n\n"u8.ToArray();
 

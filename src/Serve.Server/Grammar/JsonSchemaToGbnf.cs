@@ -14,7 +14,7 @@ namespace Serve.Server.Grammar;
 /// here does not enforce (pattern, minimum, multipleOf, not, ...) are refused with JsonSchemaNotSupportedException
 /// rather than silently producing output that may violate the schema.
 /// </summary>
-public sealed class JsonSchemaToGbnf
+internal sealed class JsonSchemaToGbnf
 {
     /// <summary>Bounded whitespace: a small model could otherwise spend all its tokens on indentation.</summary>
     private const string Ws = "ws";

@@ -17,7 +17,7 @@ namespace Serve.Server.Hosting;
 /// with the reason and skipped; the replica keeps serving what it has. Server glue: it joins the engine's catalog to
 /// Serve.Redis's registry, so it lives here and Serve.Redis needs no engine.
 /// </summary>
-public sealed class AdapterRegistrySync : IAsyncDisposable
+internal sealed class AdapterRegistrySync : IAsyncDisposable
 {
     private readonly RedisStore _store;
     private readonly RedisAdapterRegistry _registry;

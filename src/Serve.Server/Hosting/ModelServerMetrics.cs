@@ -11,7 +11,8 @@ namespace Serve.Server.Hosting;
 /// <c>vllm:lora_requests_info</c>, whose labels name the adapters of running and waiting requests and max_lora (the
 /// adapters one batch can hold) and whose value is the time of the reading, as vLLM does (the picker keeps the
 /// newest series). They are written per server beside prometheus-net's registry on /metrics: that registry is
-/// process-wide, and a test process runs several servers.
+/// process-wide, and a test process runs several servers. Public for its metric names, which deployments configure
+/// the picker with.
 /// </summary>
 public sealed class ModelServerMetrics(EngineHost host, TimeProvider? time = null)
 {
@@ -25,7 +26,7 @@ public sealed class ModelServerMetrics(EngineHost host, TimeProvider? time = nul
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     /// <summary>The protocol's metrics in Prometheus' text format; zeros while the model is loading.</summary>
-    public string Render()
+    internal string Render()
     {
         var engine = host.Engine;
         var status = engine?.Status;
@@ -46,7 +47,7 @@ public sealed class ModelServerMetrics(EngineHost host, TimeProvider? time = nul
     }
 
     /// <summary>/metrics: prometheus-net's default registry (engine, HTTP, process metrics) followed by the protocol's.</summary>
-    public static async Task WriteAsync(HttpContext context)
+    internal static async Task WriteAsync(HttpContext context)
     {
         var metrics = context.RequestServices.GetRequiredService<ModelServerMetrics>();
         context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Prometheus;
 using Scalar.AspNetCore;
 using Serve.Cluster;
+using Serve.Server.Admin;
 using Serve.Server.Apis;
 using Serve.Server.Caching;
 using Serve.Server.OpenAi;
@@ -52,6 +53,10 @@ public static class ServeApplication
         services.AddSingleton<IValidateOptions<EngineSettings>>(sp => sp.GetRequiredService<EngineSettingsValidation>());
 
         services.AddSingleton<EngineHost>();
+        services.AddSingleton<RequestBodyLimits>();
+        // Endpoints without a limit of their own (RequestBodyLimits) get the JSON APIs' configured one.
+        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
+            .Configure<IOptions<ServerOptions>>((kestrel, server) => kestrel.Limits.MaxRequestBodySize = server.Value.MaxRequestBodyBytes);
         services.AddSingleton<ModelServerMetrics>(sp => new ModelServerMetrics(sp.GetRequiredService<EngineHost>()));
         services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         services.AddOptions<SharedStateOptions>().BindConfiguration(SharedStateOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -83,22 +88,26 @@ public static class ServeApplication
         PrometheusSetup.ConfigureOnce();
 
         var app = builder.Build();
-        app.UseMiddleware<RequestSizeMiddleware>();
         app.UseHttpMetrics();
         app.UseStatusCodePages(StatusCodeErrors.WriteAsync);
         app.UseMiddleware<OpenAiErrorMiddleware>();
 
-        // The OpenAI API: API keys, then rate limits, as filters on the group (the admin API has its own key filter).
-        var v1 = app.MapGroup("/v1").AddEndpointFilter<ApiKeyFilter>().AddEndpointFilter<RateLimitFilter>();
+        // Keys, limits and body sizes are endpoint filters and metadata on the route groups, not path matching.
+        var limits = app.Services.GetRequiredService<RequestBodyLimits>();
+        // The OpenAI API: API keys, then rate limits.
+        var v1 = app.MapGroup("/v1").WithMetadata(limits.Json).AddEndpointFilter<ApiKeyFilter>().AddEndpointFilter<RateLimitFilter>();
         v1.MapChatCompletionsApi();
         v1.MapCompletionsApi();
         v1.MapModelsApi();
         v1.MapTokenizeApi("V1");
         // vLLM also serves /tokenize and /detokenize beside /v1, behind the same keys.
-        app.MapGroup("").AddEndpointFilter<ApiKeyFilter>().MapTokenizeApi();
-        app.MapAdminApi();
-        app.MapRegistryApi();
-        app.MapLoraAdapterApi();
+        app.MapGroup("").WithMetadata(limits.Json).AddEndpointFilter<ApiKeyFilter>().MapTokenizeApi();
+        // The admin API: the admin key, and bodies up to an adapter file's size.
+        var admin = app.MapGroup("/admin").WithTags("Admin").WithMetadata(limits.AdapterUpload).AddEndpointFilter<AdminKeyFilter>();
+        admin.MapAdminApi();
+        admin.MapRegistryApi();
+        // vLLM's adapter endpoints under /v1 take the admin key (a filter of their own) and JSON bodies.
+        app.MapGroup("").WithMetadata(limits.Json).MapLoraAdapterApi();
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false }).ExcludeFromDescription();
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).ExcludeFromDescription();
         // prometheus-net's registry plus the model-server protocol's vllm:* metrics (ModelServerMetrics).

@@ -15,7 +15,7 @@ public sealed class ServerOptions
 
     /// <summary>
     /// Largest JSON body accepted on /v1 (413 beyond); once the model is loaded, less when no request that fits its
-    /// context could need that much (see RequestSizeMiddleware).
+    /// context could need that much (see RequestBodyLimits). Also the limit of endpoints without one of their own.
     /// </summary>
     [Range(1024, long.MaxValue)]
     public long MaxRequestBodyBytes { get; set; } = 2 * 1024 * 1024;

@@ -16,7 +16,7 @@ namespace Serve.Server.Hosting;
 /// shared adapter registry with its sync. Nothing here waits for Redis: a dead Redis degrades, it never stops.
 /// Its one connection is also the heartbeat's (<see cref="IRedisConnectionSource"/>): one Redis connection per process.
 /// </summary>
-public sealed class SharedState : IAsyncDisposable, IRedisConnectionSource
+internal sealed class SharedState : IAsyncDisposable, IRedisConnectionSource
 {
     private readonly ILoggerFactory _loggers;
     private readonly SharedStateOptions _options;

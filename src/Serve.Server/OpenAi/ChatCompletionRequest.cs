@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Serve.Server.OpenAi;
 
 /// <summary>The body of POST /v1/chat/completions.</summary>
-public sealed class ChatCompletionRequest : GenerationRequestBody
+internal sealed class ChatCompletionRequest : GenerationRequestBody
 {
     public List<ChatMessageBody>? Messages { get; set; }
     /// <summary>Wins over max_tokens when both are set (OpenAI's newer name).</summary>
@@ -22,7 +22,7 @@ public sealed class ChatCompletionRequest : GenerationRequestBody
 }
 
 /// <summary>A message; content is a string or an array of text parts.</summary>
-public sealed class ChatMessageBody
+internal sealed class ChatMessageBody
 {
     public string? Role { get; set; }
     public JsonElement? Content { get; set; }
@@ -35,13 +35,13 @@ public sealed class ChatMessageBody
     public JsonElement? FunctionCall { get; set; }
 }
 
-public sealed class ToolBody
+internal sealed class ToolBody
 {
     public string? Type { get; set; }
     public FunctionDefinitionBody? Function { get; set; }
 }
 
-public sealed class FunctionDefinitionBody
+internal sealed class FunctionDefinitionBody
 {
     public string? Name { get; set; }
     public string? Description { get; set; }
@@ -50,14 +50,14 @@ public sealed class FunctionDefinitionBody
     public bool? Strict { get; set; }
 }
 
-public sealed class ToolCallBody
+internal sealed class ToolCallBody
 {
     public string? Id { get; set; }
     public string? Type { get; set; }
     public FunctionCallBody? Function { get; set; }
 }
 
-public sealed class FunctionCallBody
+internal sealed class FunctionCallBody
 {
     public string? Name { get; set; }
     /// <summary>The arguments as JSON text.</summary>

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Serve.Server.OpenAi;
 
 /// <summary>A non-streamed chat completion (object "chat.completion").</summary>
-public sealed record ChatCompletionResponse(
+internal sealed record ChatCompletionResponse(
     string Id,
     long Created,
     string Model,
@@ -14,9 +14,9 @@ public sealed record ChatCompletionResponse(
     public string Object => "chat.completion";
 }
 
-public sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string FinishReason);
+internal sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string FinishReason);
 
-public sealed record ChatResponseMessage(
+internal sealed record ChatResponseMessage(
     string Role,
     string? Content,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCallView>? ToolCalls = null)
@@ -25,22 +25,22 @@ public sealed record ChatResponseMessage(
 }
 
 /// <summary>Chat logprobs: one entry per generated token.</summary>
-public sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content)
+internal sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content)
 {
     public IReadOnlyList<ChatTokenLogprob>? Refusal => null;
 }
 
-public sealed record ChatTokenLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes, IReadOnlyList<ChatTopLogprob> TopLogprobs);
+internal sealed record ChatTokenLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes, IReadOnlyList<ChatTopLogprob> TopLogprobs);
 
-public sealed record ChatTopLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes);
+internal sealed record ChatTopLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes);
 
 /// <summary>Token counts; cached_tokens are prompt tokens whose KV came from the prefix cache.</summary>
-public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens, PromptTokensDetails PromptTokensDetails);
+internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens, PromptTokensDetails PromptTokensDetails);
 
-public sealed record PromptTokensDetails(int CachedTokens);
+internal sealed record PromptTokensDetails(int CachedTokens);
 
 /// <summary>One SSE event of a streamed chat completion (object "chat.completion.chunk").</summary>
-public sealed record ChatCompletionChunk(
+internal sealed record ChatCompletionChunk(
     string Id,
     long Created,
     string Model,
@@ -51,31 +51,31 @@ public sealed record ChatCompletionChunk(
     public string Object => "chat.completion.chunk";
 }
 
-public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? Logprobs, string? FinishReason);
+internal sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? Logprobs, string? FinishReason);
 
-public sealed record ChatDelta(
+internal sealed record ChatDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCallDelta>? ToolCalls = null);
 
 /// <summary>A call in a whole response: arguments is the JSON text the model wrote.</summary>
-public sealed record ToolCallView(string Id, FunctionCallView Function)
+internal sealed record ToolCallView(string Id, FunctionCallView Function)
 {
     public string Type => "function";
 }
 
-public sealed record FunctionCallView(string Name, string Arguments);
+internal sealed record FunctionCallView(string Name, string Arguments);
 
 /// <summary>
 /// A streamed piece of a call, as OpenAI streams them: the first for a call has index, id, type and function.name
 /// (arguments ""), the next ones only index and an arguments fragment.
 /// </summary>
-public sealed record ToolCallDelta(
+internal sealed record ToolCallDelta(
     int Index,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Type,
     FunctionCallDelta Function);
 
-public sealed record FunctionCallDelta(
+internal sealed record FunctionCallDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name,
     string Arguments);

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Serve.Server.OpenAi;
 
 /// <summary>The body of POST /v1/completions (the legacy text completion API).</summary>
-public sealed class CompletionRequest : GenerationRequestBody
+internal sealed class CompletionRequest : GenerationRequestBody
 {
     /// <summary>A string, or an array holding one string.</summary>
     public JsonElement? Prompt { get; set; }

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Serve.Server.OpenAi;
 
 /// <summary>A text completion, whole or one streamed chunk (object "text_completion" in both, as OpenAI sends it).</summary>
-public sealed record CompletionResponse(
+internal sealed record CompletionResponse(
     string Id,
     long Created,
     string Model,
@@ -14,10 +14,10 @@ public sealed record CompletionResponse(
     public string Object => "text_completion";
 }
 
-public sealed record CompletionChoice(string Text, int Index, CompletionLogprobs? Logprobs, string? FinishReason);
+internal sealed record CompletionChoice(string Text, int Index, CompletionLogprobs? Logprobs, string? FinishReason);
 
 /// <summary>Legacy logprobs: parallel arrays, top_logprobs maps token text to its log-probability.</summary>
-public sealed record CompletionLogprobs(
+internal sealed record CompletionLogprobs(
     IReadOnlyList<string> Tokens,
     IReadOnlyList<float> TokenLogprobs,
     IReadOnlyList<Dictionary<string, float>> TopLogprobs,

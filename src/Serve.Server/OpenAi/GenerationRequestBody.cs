@@ -7,7 +7,7 @@ namespace Serve.Server.OpenAi;
 /// refused in strict mode (<see cref="RequestFields"/>); fields whose JSON type varies (stop, response_format's
 /// schema) stay JsonElement and are checked by the request mapper.
 /// </summary>
-public abstract class GenerationRequestBody
+internal abstract class GenerationRequestBody
 {
     /// <summary>The base model's name or "base" (no adapter), or an adapter's name.</summary>
     public string? Model { get; set; }
@@ -56,31 +56,31 @@ public abstract class GenerationRequestBody
     public Dictionary<string, JsonElement>? Unrecognized { get; set; }
 }
 
-public sealed class LoraBody
+internal sealed class LoraBody
 {
     public int? Id { get; set; }
     public float? Scale { get; set; }
 }
 
-public sealed class StreamOptionsBody
+internal sealed class StreamOptionsBody
 {
     public bool? IncludeUsage { get; set; }
 }
 
-public sealed class AdapterWeightBody
+internal sealed class AdapterWeightBody
 {
     public string? Name { get; set; }
     public float? Scale { get; set; }
 }
 
-public sealed class ResponseFormatBody
+internal sealed class ResponseFormatBody
 {
     /// <summary>text, json_object or json_schema.</summary>
     public string? Type { get; set; }
     public JsonSchemaFormatBody? JsonSchema { get; set; }
 }
 
-public sealed class JsonSchemaFormatBody
+internal sealed class JsonSchemaFormatBody
 {
     public string? Name { get; set; }
     public string? Description { get; set; }

@@ -3,10 +3,11 @@ using Serve.Engine;
 namespace Serve.Server.OpenAi;
 
 /// <summary>
-/// An engine generation whose first update was already awaited: the engine reports invalid requests from the first
-/// MoveNextAsync, so a request is validated (and errors get their 4xx status) before any response byte is sent.
+/// An engine generation whose first update was already awaited: what the engine can still refuse once a request is
+/// prepared (an invalid grammar, a full queue) comes from the first MoveNextAsync, so errors get their 4xx/503 status
+/// before any response byte is sent.
 /// </summary>
-public sealed class GenerationRun : IAsyncDisposable
+internal sealed class GenerationRun : IAsyncDisposable
 {
     private readonly IAsyncEnumerator<GenerationUpdate> _updates;
     private readonly int _choices;
@@ -33,14 +34,14 @@ public sealed class GenerationRun : IAsyncDisposable
     /// </summary>
     public GenerationCompleted? Completed { get; private set; }
 
-    public static async Task<GenerationRun> StartAsync(InferenceEngine engine, GenerationRequest request, CancellationToken cancellationToken)
+    public static async Task<GenerationRun> StartAsync(InferenceEngine engine, PreparedGeneration prepared, CancellationToken cancellationToken)
     {
-        var updates = engine.GenerateAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        var updates = engine.GenerateAsync(prepared, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
         {
             if (!await updates.MoveNextAsync().ConfigureAwait(false))
                 throw new InvalidOperationException("The engine ended a generation without any update.");
-            return new GenerationRun(updates, updates.Current, request.Choices);
+            return new GenerationRun(updates, updates.Current, prepared.Request.Choices);
         }
         catch
         {

@@ -10,7 +10,7 @@ namespace Serve.Server.OpenAi;
 /// invalid UTF-8 (400), a non-object body (400), a field of the wrong type (400 naming the field). A body over
 /// the size limit surfaces as Kestrel's 413, mapped by the error middleware.
 /// </summary>
-public static class JsonBodyReader
+internal static class JsonBodyReader
 {
     public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
         where T : class

@@ -3,13 +3,13 @@ using System.Text.Json.Serialization;
 namespace Serve.Server.OpenAi;
 
 /// <summary>GET /v1/models.</summary>
-public sealed record ModelList(IReadOnlyList<ModelCard> Data)
+internal sealed record ModelList(IReadOnlyList<ModelCard> Data)
 {
     public string Object => "list";
 }
 
 /// <summary>A servable model: the base or an adapter (parent and root name the base, as vLLM does).</summary>
-public sealed record ModelCard(
+internal sealed record ModelCard(
     string Id,
     long Created,
     string OwnedBy,

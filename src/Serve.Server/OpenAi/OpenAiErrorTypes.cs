@@ -1,7 +1,7 @@
 namespace Serve.Server.OpenAi;
 
 /// <summary>The error types OpenAI uses.</summary>
-public static class OpenAiErrorTypes
+internal static class OpenAiErrorTypes
 {
     public const string InvalidRequest = "invalid_request_error";
     public const string Authentication = "authentication_error";

@@ -5,7 +5,7 @@ using Serve.Engine.Adapters;
 namespace Serve.Server.OpenAi;
 
 /// <summary>Maps exceptions to OpenAI-shaped errors and writes them.</summary>
-public static class OpenAiErrors
+internal static class OpenAiErrors
 {
     /// <summary>The error a client gets for an exception; internals of unexpected ones are never shown.</summary>
     public static OpenAiException From(Exception exception) => exception switch

@@ -4,7 +4,7 @@ namespace Serve.Server.OpenAi;
 /// A request that ends in an OpenAI-shaped error. Thrown anywhere in a handler; the error middleware writes it
 /// (or, once an SSE stream started, the stream writes it as an error event).
 /// </summary>
-public sealed class OpenAiException(int statusCode, string message, string type = OpenAiErrorTypes.InvalidRequest, string? param = null, string? code = null)
+internal sealed class OpenAiException(int statusCode, string message, string type = OpenAiErrorTypes.InvalidRequest, string? param = null, string? code = null)
     : Exception(message)
 {
     public int StatusCode { get; } = statusCode;

@@ -8,7 +8,7 @@ namespace Serve.Server.OpenAi;
 /// supplied: X" (unless the server is lenient), and a field of another API that this server does not implement is
 /// refused with the supported way to ask for the same thing, so nothing a client asked for is dropped silently.
 /// </summary>
-public static class RequestFields
+internal static class RequestFields
 {
     private static readonly Dictionary<string, string> Refused = new(StringComparer.Ordinal)
     {

@@ -10,11 +10,21 @@ using Serve.Templates;
 namespace Serve.Server.OpenAi;
 
 /// <summary>
-/// Checks an OpenAI request body and turns it into an engine request. What the engine validates itself (sampling
-/// ranges, context length, adapter scales) is left to it, so each rule lives in one place.
+/// Checks an OpenAI request body and turns it into an engine request (<see cref="Map(ChatCompletionRequest, InferenceEngine, ServerOptions)"/>),
+/// then hands it to the engine (<see cref="Prepare"/>). Each rule has one owner: this mapper checks the wire (JSON
+/// shapes, OpenAI's vocabularies, field combinations) and this server's own limits (max_tokens, grammar, schema and
+/// prompt-token limits); the engine checks everything about the request itself (n, max_tokens at least 1, logprobs,
+/// stop strings, adapters, sampling ranges, messages, the context) in <see cref="InferenceEngine.Prepare"/>, whose
+/// errors come back as 400s under the request's own field names.
 /// </summary>
-public static class RequestMapper
+internal static class RequestMapper
 {
+    /// <summary>Completions call the engine's top_logprobs "logprobs".</summary>
+    private static readonly Dictionary<string, string> CompletionNames = new(StringComparer.Ordinal) { ["top_logprobs"] = "logprobs" };
+
+    /// <summary>A chat request that sends max_completion_tokens calls the engine's max_tokens that.</summary>
+    private static readonly Dictionary<string, string> MaxCompletionTokensNames = new(StringComparer.Ordinal) { ["max_tokens"] = "max_completion_tokens" };
+
     private static readonly HashSet<string> Roles = new(StringComparer.Ordinal) { "system", "developer", "user", "assistant", "tool" };
 
     public static GenerationPlan Map(ChatCompletionRequest body, InferenceEngine engine, ServerOptions options)
@@ -22,19 +32,15 @@ public static class RequestMapper
         RequestFields.Check(body, options);
         var model = RequireModel(body);
         if (body.Messages is null) throw OpenAiException.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
-        if (body.Messages.Count == 0) throw OpenAiException.BadRequest("'messages' must contain at least one message.", "messages", "invalid_value");
         var messages = new List<ChatMessage>(body.Messages.Count);
         var callIds = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < body.Messages.Count; i++) messages.Add(Message(body.Messages[i], i, callIds));
         var tools = ToolCalling.Map(body);
-        var logprobs = body.Logprobs ?? false;
-        if (body.TopLogprobs is not null && !logprobs)
-            throw OpenAiException.BadRequest("top_logprobs needs logprobs to be true.", "top_logprobs", "invalid_value");
         var request = Common(body, engine, options, body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens", body.MaxCompletionTokens ?? body.MaxTokens) with
         {
             Messages = messages,
-            Logprobs = logprobs,
-            TopLogprobs = body.TopLogprobs ?? 0,
+            Logprobs = body.Logprobs ?? false,
+            TopLogprobs = body.TopLogprobs,
             Tools = tools?.Tools,
         };
         if (tools is not null)
@@ -44,8 +50,8 @@ public static class RequestMapper
                     body.Grammar is not null ? "grammar" : "response_format", "invalid_value");
             request = request with { Sampling = request.Sampling with { Grammar = request.Sampling.Grammar ?? tools.Grammar } };
         }
-        CheckPromptTokens(options, engine, () => engine.FormatChat(messages, request.Adapters, request.Tools), "messages");
-        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body), Tools: tools);
+        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body), Tools: tools,
+            FieldNames: body.MaxCompletionTokens is null ? null : MaxCompletionTokensNames);
     }
 
     public static GenerationPlan Map(CompletionRequest body, InferenceEngine engine, ServerOptions options)
@@ -54,15 +60,42 @@ public static class RequestMapper
         var model = RequireModel(body);
         var prompt = Prompt(body.Prompt);
         if (!string.IsNullOrEmpty(body.Suffix)) throw OpenAiException.BadRequest("'suffix' is not supported.", "suffix", "unsupported_parameter");
-        if (body.Logprobs is < 0 or > 20) throw OpenAiException.BadRequest($"logprobs must be between 0 and 20, got {body.Logprobs}.", "logprobs", "invalid_value");
         var request = Common(body, engine, options, "max_tokens", body.MaxTokens) with
         {
             Prompt = prompt,
             Logprobs = body.Logprobs is not null,
-            TopLogprobs = body.Logprobs ?? 0,
+            TopLogprobs = body.Logprobs,
         };
-        CheckPromptTokens(options, engine, () => prompt, "prompt");
-        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body), body.Echo == true ? prompt : null);
+        return new GenerationPlan(request, model, body.Stream ?? false, IncludeUsage(body), body.Echo == true ? prompt : null, FieldNames: CompletionNames);
+    }
+
+    /// <summary>
+    /// Hands a mapped request to the engine, which checks every rule it owns and tokenizes the prompt (once: the engine
+    /// generates from this without tokenizing again); then this server's own prompt-token limit is checked against
+    /// that count. Engine errors about a field the request spells differently are reported under the request's name.
+    /// </summary>
+    public static PreparedGeneration Prepare(GenerationPlan plan, InferenceEngine engine, ServerOptions options)
+    {
+        PreparedGeneration prepared;
+        try
+        {
+            prepared = engine.Prepare(plan.Request);
+        }
+        catch (InvalidGenerationRequestException e) when (e.Param is { } param && plan.FieldNames?.GetValueOrDefault(param) is { } name)
+        {
+            // The engine's messages about a field start with its name: "top_logprobs must be ..." becomes "logprobs must be ...".
+            var message = e.Message.StartsWith(param + " ", StringComparison.Ordinal) ? name + e.Message[param.Length..] : e.Message;
+            throw OpenAiException.BadRequest(message, name, "invalid_value");
+        }
+        CheckPromptTokens(options, prepared.PromptTokens, plan.Request.Messages is null ? "prompt" : "messages");
+        return prepared;
+    }
+
+    /// <summary>This server's limit on prompt tokens (Serve:MaxPromptTokens), below the engine's context.</summary>
+    public static void CheckPromptTokens(ServerOptions options, int count, string param)
+    {
+        if (options.MaxPromptTokens is { } limit && count > limit)
+            throw OpenAiException.BadRequest($"The {param} has {count} tokens; this server allows at most {limit} prompt tokens.", param, "context_length_exceeded");
     }
 
     /// <summary>The adapters a model name selects: none for the base, the adapter at scale 1, or the adapters extension.</summary>
@@ -73,13 +106,8 @@ public static class RequestMapper
         if (extension is not null)
         {
             var weights = new List<AdapterWeight>(extension.Count);
-            for (var i = 0; i < extension.Count; i++)
-            {
-                var a = extension[i];
-                if (a is null || string.IsNullOrEmpty(a.Name))
-                    throw OpenAiException.BadRequest("Every entry of 'adapters' needs a name.", $"adapters[{i}].name", "invalid_value");
-                weights.Add(new AdapterWeight(a.Name, a.Scale ?? 1f));
-            }
+            // An entry without a name is the engine's to refuse (param adapters[i].name).
+            foreach (var a in extension) weights.Add(new AdapterWeight(a?.Name ?? "", a?.Scale ?? 1f));
             return weights;
         }
         return isBase ? [] : [new AdapterWeight(model)];
@@ -124,14 +152,9 @@ public static class RequestMapper
 
     private static GenerationRequest Common(GenerationRequestBody body, InferenceEngine engine, ServerOptions options, string maxTokensParam, int? maxTokens)
     {
-        // n above the engine's MaxChoices (or MaxSequences) is refused by the engine, with param "n".
-        if (body.N is { } n && n < 1) throw OpenAiException.BadRequest($"n must be at least 1, got {n}.", "n", "invalid_value");
-        if (maxTokens is { } m)
-        {
-            if (m < 1) throw OpenAiException.BadRequest($"{maxTokensParam} must be at least 1, got {m}.", maxTokensParam, "invalid_value");
-            if (m > options.MaxCompletionTokens)
-                throw OpenAiException.BadRequest($"{maxTokensParam} is too large: {m}. This server allows at most {options.MaxCompletionTokens}.", maxTokensParam, "invalid_value");
-        }
+        // n (1 to MaxChoices) and max_tokens at least 1 are the engine's rules (Prepare); the ceiling below is this server's.
+        if (maxTokens > options.MaxCompletionTokens)
+            throw OpenAiException.BadRequest($"{maxTokensParam} is too large: {maxTokens}. This server allows at most {options.MaxCompletionTokens}.", maxTokensParam, "invalid_value");
         return new GenerationRequest
         {
             Adapters = body.Lora is null ? Adapters(body.Model!, body.Adapters, engine) : Lora(body, engine),
@@ -316,24 +339,5 @@ public static class RequestMapper
         if (fromFormat is not null && body.Grammar is not null)
             throw OpenAiException.BadRequest("Give either response_format or grammar, not both.", "grammar", "invalid_value");
         return fromFormat ?? body.Grammar;
-    }
-
-    private static void CheckPromptTokens(ServerOptions options, InferenceEngine engine, Func<string> text, string param)
-    {
-        if (options.MaxPromptTokens is not { } limit) return;
-        var prompt = text();
-        if (engine.IsCertainlyLongerThan(prompt, limit))
-            throw OpenAiException.BadRequest($"The {param} is far longer than this server's limit of {limit} prompt tokens.", param, "context_length_exceeded");
-        int count;
-        try
-        {
-            count = engine.CountTokens(prompt);
-        }
-        catch (Exception e) when (e is Serve.Llama.LlamaException or ArgumentException)
-        {
-            throw OpenAiException.BadRequest($"The {param} could not be tokenized: {e.Message}", param, "invalid_value");
-        }
-        if (count > limit)
-            throw OpenAiException.BadRequest($"The {param} has {count} tokens; this server allows at most {limit} prompt tokens.", param, "context_length_exceeded");
     }
 }

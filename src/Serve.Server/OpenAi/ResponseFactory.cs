@@ -3,7 +3,7 @@ using Serve.Engine;
 namespace Serve.Server.OpenAi;
 
 /// <summary>The parts every response shares: ids, timestamps, fingerprint, usage and the logprob shapes.</summary>
-public static class ResponseFactory
+internal static class ResponseFactory
 {
     public static string ChatId() => "chatcmpl-" + Guid.NewGuid().ToString("N")[..24];
     public static string CompletionId() => "cmpl-" + Guid.NewGuid().ToString("N")[..24];

@@ -8,7 +8,7 @@ namespace Serve.Server.OpenAi;
 /// The serializer the server uses: ServeJsonContext's settings, with non-ASCII and quotes written as themselves
 /// (OpenAI sends "don't", not "don\u0027t"; clients and logs read it more easily). Bodies are JSON, never HTML.
 /// </summary>
-public static class ServeJson
+internal static class ServeJson
 {
     public static ServeJsonContext Context { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
     {

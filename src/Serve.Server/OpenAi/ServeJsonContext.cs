@@ -33,4 +33,4 @@ namespace Serve.Server.OpenAi;
 [JsonSerializable(typeof(Serve.Server.Apis.UnloadLoraAdapterRequest))]
 [JsonSerializable(typeof(Serve.Server.Apis.PublishedAdapterView))]
 [JsonSerializable(typeof(Serve.Server.Apis.PublishedAdapterListView))]
-public sealed partial class ServeJsonContext : JsonSerializerContext;
+internal sealed partial class ServeJsonContext : JsonSerializerContext;

@@ -7,7 +7,7 @@ using Serve.Server.Hosting;
 namespace Serve.Server.OpenAi;
 
 /// <summary>Server-sent events as OpenAI frames them: <c>data: {json}\n\n</c>, flushed per event, ending with <c>data: [DONE]</c>.</summary>
-public sealed class SseWriter(HttpResponse response)
+internal sealed class SseWriter(HttpResponse response)
 {
     private static readonly byte[] Prefix = "data: "u8.ToArray();
     private static readonly byte[] Separator = "\n\n"u8.ToArray();

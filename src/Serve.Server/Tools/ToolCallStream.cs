@@ -5,13 +5,13 @@ using Serve.Templates;
 namespace Serve.Server.Tools;
 
 /// <summary>What a piece of generated text turned out to be.</summary>
-public abstract record ToolStreamEvent;
+internal abstract record ToolStreamEvent;
 /// <summary>Plain answer text.</summary>
-public sealed record ContentEvent(string Text) : ToolStreamEvent;
+internal sealed record ContentEvent(string Text) : ToolStreamEvent;
 /// <summary>A call began: its index in the response, a new id, and the function's name.</summary>
-public sealed record CallStartEvent(int Index, string Id, string Name) : ToolStreamEvent;
+internal sealed record CallStartEvent(int Index, string Id, string Name) : ToolStreamEvent;
 /// <summary>More of a call's arguments JSON.</summary>
-public sealed record ArgumentsEvent(int Index, string Fragment) : ToolStreamEvent;
+internal sealed record ArgumentsEvent(int Index, string Fragment) : ToolStreamEvent;
 
 /// <summary>
 /// Reads the model's output as it streams and splits it into answer text and tool calls written in
@@ -20,7 +20,7 @@ public sealed record ArgumentsEvent(int Index, string Fragment) : ToolStreamEven
 /// fragment by fragment, so a streamed response carries them as OpenAI's deltas do. The same reader makes the whole
 /// (non-streamed) response, so both agree.
 /// </summary>
-public sealed class ToolCallStream
+internal sealed class ToolCallStream
 {
     private const string NamePrefix = GenericToolFormat.CallOpen + "{\"name\": \"";
     private const string ArgumentsPrefix = "\", \"arguments\": ";

@@ -7,14 +7,14 @@ using Serve.Templates;
 namespace Serve.Server.Tools;
 
 /// <summary>How the model may use the tools: never (None), when it chooses (Auto), at least once (Required), or one named function.</summary>
-public enum ToolChoiceMode { None, Auto, Required, Named }
+internal enum ToolChoiceMode { None, Auto, Required, Named }
 
 /// <summary>
 /// A chat request's tools, validated: each function's schema converted to a grammar, so whatever the model calls
 /// parses and matches the schema. Calls are written in <see cref="GenericToolFormat"/> and parsed back by
 /// <see cref="ToolCallStream"/>.
 /// </summary>
-public sealed partial record ToolCalling(IReadOnlyList<ChatTool> Tools, ToolChoiceMode Mode, string? Forced, bool Parallel, string Grammar)
+internal sealed partial record ToolCalling(IReadOnlyList<ChatTool> Tools, ToolChoiceMode Mode, string? Forced, bool Parallel, string Grammar)
 {
     /// <summary>True when the output must be parsed for calls.</summary>
     public bool MayCall => Mode != ToolChoiceMode.None;
