@@ -5,7 +5,7 @@ namespace Serve.Engine.Bench;
 /// <summary>Runs concurrent greedy streams through a target and measures aggregate output tok/s and TTFT.</summary>
 internal sealed class LoadRunner(IStreamTarget target, int tokens)
 {
-    private static readonly string[] Questions =
+    internal static readonly string[] Questions =
     [
         "Where is the market?", "How do the seasons change?", "Tell me a short story.", "What does this error mean?",
         "Count to five.", "Describe the river.", "Why do we learn?", "Write a letter to a friend.",

@@ -10,6 +10,10 @@ using Serve.Models;
 //   dotnet run -c Release --project benchmarks/Serve.Engine.Bench [-- --tokens N --rounds N --weights q8_0|f16
 //                                                                  --threads N --adapters 4,16,64 --pool-rank N]
 // --threads sets llama.cpp's threads for the engine and the server alike (default: llama.cpp's own choice).
+// --many N runs only issue 13's many-adapter benchmark instead (ManyAdapterBench): N adapters, 64 slots, Zipf(1.0)
+// popularity, 16 streams, against the same requests on one adapter; --requests (default 640) and --tokens (default
+// 64: answers of 32-64 tokens) size each run, --rounds (default 2) how many of each, interleaved; --pool-rank pads
+// the pool's slots (8 by default; above 8 the pool leaves its dense CPU form for mul_mat_id).
 var tokens = ArgValue("--tokens", 64);
 var threads = ArgValue("--threads", 0);
 var rounds = ArgValue("--rounds", 3);
@@ -30,6 +34,13 @@ var spec = new LlamaModelSpec
 };
 var clock = Stopwatch.StartNew();
 var model = ModelMaker.BuildTestModel(work, spec);
+if (ArgValue("--many", 0) is > 0 and var many)
+{
+    Console.WriteLine($"model {Path.GetFileName(model)}: {spec.ParameterCount / 1e6:F1}M parameters {weights}, {new FileInfo(model).Length / 1e6:F0} MB");
+    await ManyAdapterBench.RunAsync(model, work, many, ArgValue("--requests", 640), ArgValue("--tokens", 64), ArgValue("--rounds", 2), threads > 0 ? threads : null,
+        ArgValue("--pool-rank", 0) is > 0 and var poolRank ? poolRank : null);
+    return;
+}
 var adapters = Path.Combine(work, "adapters-" + Path.GetFileNameWithoutExtension(model));
 Directory.CreateDirectory(adapters);
 for (var i = 0; i < counts.Max(); i++)

@@ -17,6 +17,12 @@ internal sealed class EngineMeters : IDisposable
         BatchTokens = _meter.CreateHistogram<int>("serve.engine.batch_tokens", "{token}", "Tokens per llama_decode call.");
         BatchSequences = _meter.CreateHistogram<int>("serve.engine.batch_sequences", "{sequence}", "Sequences per llama_decode call.");
         GroupWait = _meter.CreateHistogram<double>("serve.engine.adapter_group_wait", "s", "Time an adapter group with work waited for its decode.");
+        StepDuration = _meter.CreateHistogram<double>("serve.engine.step_duration", "s",
+            "One scheduler step that decodes: its housekeeping (adapter pool room, admission), the llama_decode and sampling.");
+        AdapterLoadsStarted = _meter.CreateCounter<long>("serve.engine.adapter_loads_started", "{adapter}", "Adapter loads started (a cold adapter into a pool slot).");
+        AdapterLoads = _meter.CreateCounter<long>("serve.engine.adapter_loads", "{adapter}", "Adapter loads finished, by outcome (ok, error).");
+        AdapterLoadDuration = _meter.CreateHistogram<double>("serve.engine.adapter_load_duration", "s", "From a load's start until its adapter is ready in its slot (or failed).");
+        AdapterEvictions = _meter.CreateCounter<long>("serve.engine.adapter_evictions", "{adapter}", "Resident adapters evicted (least recently used) to free a slot for another.");
         PromptTokens = _meter.CreateCounter<long>("serve.engine.prompt_tokens", "{token}", "Prompt tokens received.");
         CachedPromptTokens = _meter.CreateCounter<long>("serve.engine.prefix_cache_hit_tokens", "{token}", "Prompt tokens reused from the prefix cache.");
         GeneratedTokens = _meter.CreateCounter<long>("serve.engine.generated_tokens", "{token}", "Tokens generated.");
@@ -33,6 +39,11 @@ internal sealed class EngineMeters : IDisposable
     public Histogram<int> BatchTokens { get; }
     public Histogram<int> BatchSequences { get; }
     public Histogram<double> GroupWait { get; }
+    public Histogram<double> StepDuration { get; }
+    public Counter<long> AdapterLoadsStarted { get; }
+    public Counter<long> AdapterLoads { get; }
+    public Histogram<double> AdapterLoadDuration { get; }
+    public Counter<long> AdapterEvictions { get; }
     public Counter<long> PromptTokens { get; }
     public Counter<long> CachedPromptTokens { get; }
     public Counter<long> GeneratedTokens { get; }

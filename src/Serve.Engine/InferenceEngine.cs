@@ -44,6 +44,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         catalog.AbortSequences = _scheduler.AbortAdapter;
         catalog.Slots.PrepareTargets = _scheduler.PrepareTargets;
         catalog.Slots.Wake = _scheduler.Wake;
+        catalog.Slots.Meters = _meters;
     }
 
     /// <summary>Loads the base model (blocking), scans the adapter directory and starts the scheduler. Throws on a bad model.</summary>

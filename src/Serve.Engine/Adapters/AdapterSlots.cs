@@ -39,6 +39,9 @@ internal sealed class AdapterSlots
     /// <summary>Set by the engine: wakes the scheduler (an adapter became ready or failed).</summary>
     internal Action? Wake { get; set; }
 
+    /// <summary>Set by the engine: its instruments (loads started and finished, load time, evictions).</summary>
+    internal EngineMeters? Meters { get; set; }
+
     /// <summary>Adapters resident and ready.</summary>
     public int LoadedCount
     {
@@ -148,6 +151,7 @@ internal sealed class AdapterSlots
         var a = new LoadedAdapter(source.Name, source.Version, slot) { LastUsed = ++_clock, Pinned = source.Pinned };
         _slots[slot] = a;
         _byVersion[source.Version] = a;
+        Meters?.AdapterLoadsStarted.Add(1);
         _ = Task.Run(() => Load(a, source.Path));
         return a;
     }
@@ -167,12 +171,15 @@ internal sealed class AdapterSlots
         _byVersion.Remove(victim.Version);
         _slots[victim.Slot] = null;
         _logger.LogInformation("Adapter {Name} leaves slot {Slot} ({Why})", victim.Name, victim.Slot, victim.Failure is null ? "least recently used" : "its load failed");
+        if (victim.Failure is null) Meters?.AdapterEvictions.Add(1);
         return victim.Slot;
     }
 
     private async Task Load(LoadedAdapter a, string path)
     {
         LlamaLoraAdapter? native = null;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var outcome = "error";
         try
         {
             var pool = Pool ?? throw new InvalidOperationException("The engine has not attached its adapter pool.");
@@ -185,6 +192,7 @@ internal sealed class AdapterSlots
                 if (a.Draining is not null && a.RefCount == 0) FreeRetired(a);
             }
             _logger.LogInformation("Adapter {Name} loaded into slot {Slot}", a.Name, a.Slot);
+            outcome = "ok";
             a.Ready.TrySetResult();
         }
         catch (Exception e)
@@ -200,6 +208,8 @@ internal sealed class AdapterSlots
         finally
         {
             native?.Dispose(); // the pool holds a copy
+            Meters?.AdapterLoadDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            Meters?.AdapterLoads.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
             Wake?.Invoke();
         }
     }

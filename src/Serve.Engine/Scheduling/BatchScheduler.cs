@@ -121,6 +121,7 @@ internal sealed class BatchScheduler : IDisposable
         {
             while (!_stopping)
             {
+                var iteration = Stopwatch.GetTimestamp();
                 RunTargetRequests();
                 TakeIncoming();
                 ApplyAborts();
@@ -133,7 +134,7 @@ internal sealed class BatchScheduler : IDisposable
                     _wake.WaitOne(_policy.Waiting.Count > 0 ? 50 : Timeout.Infinite);
                     continue;
                 }
-                Step();
+                if (Step()) _meters.StepDuration.Record(Stopwatch.GetElapsedTime(iteration).TotalSeconds);
             }
         }
         catch (Exception e)
@@ -196,14 +197,15 @@ internal sealed class BatchScheduler : IDisposable
         }
     }
 
-    /// <summary>One step: the policy's plan decoded in one llama_decode whatever the adapters, committed, then sampled.</summary>
-    private void Step()
+    /// <summary>One step: the policy's plan decoded in one llama_decode whatever the adapters, committed, then sampled. False when nothing was decoded.</summary>
+    private bool Step()
     {
         _steps++;
         var plan = _policy.Plan(_context.BatchSize);
         if (!plan.IsEmpty) DecodePlan(plan);
         foreach (var key in _groupServedAt.Keys.Where(k => !_policy.Running.Any(s => s.Lease!.Configuration.Key == k)).ToList())
             _groupServedAt.Remove(key);
+        return !plan.IsEmpty;
     }
 
     private void DecodePlan(StepPlan plan)
