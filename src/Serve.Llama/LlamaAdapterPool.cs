@@ -53,6 +53,7 @@ public sealed class LlamaAdapterPool
         var capture = LlamaLogging.BeginCapture();
         var added = NativeApi.llama_lora_pool_add_targets(_context.Handle, adapter.Live);
         if (added < 0) throw LlamaException.FromNative($"The adapter '{adapter.Path}' cannot be placed in the adapter pool", capture.Errors);
+        if (added > 0) _context.ReservePending = true; // the next decode re-reserves the graph
         return added;
     }
 

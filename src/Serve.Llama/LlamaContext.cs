@@ -14,6 +14,12 @@ public sealed unsafe class LlamaContext : IDisposable
 {
     private readonly CallbackState _callbacks;
     private bool[] _outputs = [];
+
+    /// <summary>
+    /// The next decode reserves the graph, which reads the model's adapter set: set by a change of adapters or of the
+    /// pool's targets, and that decode holds <see cref="LlamaModel.AdapterSetGate"/>.
+    /// </summary>
+    internal bool ReservePending { get; set; }
     private int _outputBatchCount;
 
     private LlamaContext(LlamaModel model, SafeLlamaContextHandle handle, CallbackState callbacks, bool kvUnified)
@@ -98,7 +104,8 @@ public sealed unsafe class LlamaContext : IDisposable
             LlamaLogging.CreatingUnifiedContext = options.KvUnified;
             try
             {
-                pointer = NativeApi.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
+                lock (model.AdapterSetGate) // creation reserves the graph, which reads the model's adapter set
+                    pointer = NativeApi.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
             }
             finally
             {
@@ -196,7 +203,15 @@ public sealed unsafe class LlamaContext : IDisposable
         int result;
         try
         {
-            result = NativeApi.llama_decode(Handle, batch.ToNative());
+            if (ReservePending)
+            {
+                lock (Model.AdapterSetGate) result = NativeApi.llama_decode(Handle, batch.ToNative());
+                ReservePending = false;
+            }
+            else
+            {
+                result = NativeApi.llama_decode(Handle, batch.ToNative());
+            }
         }
         finally
         {
@@ -353,6 +368,7 @@ public sealed unsafe class LlamaContext : IDisposable
             fixed (nint* a = pointers)
             fixed (float* s = scales)
             {
+                ReservePending = true; // llama.cpp re-reserves on the next decode when the set changed
                 var rc = NativeApi.llama_set_adapters_lora(Handle, adapters.Count == 0 ? null : a, (nuint)adapters.Count, adapters.Count == 0 ? null : s);
                 if (rc != 0) throw new LlamaException($"llama_set_adapters_lora failed ({rc}).");
             }

@@ -46,8 +46,11 @@ public sealed class LlamaLoraAdapter : IDisposable
         try
         {
             handle.AddDependency(model.Handle);
+            handle.Gate = model.AdapterSetGate;
             var capture = LlamaLogging.BeginCapture();
-            var pointer = NativeApi.llama_adapter_lora_init(model.Handle.DangerousGetHandle(), path);
+            nint pointer;
+            lock (model.AdapterSetGate) // the init adds the adapter to the model's set (see AdapterSetGate)
+                pointer = NativeApi.llama_adapter_lora_init(model.Handle.DangerousGetHandle(), path);
             if (pointer == nint.Zero) throw LlamaException.FromNative($"Failed to load LoRA adapter '{path}'", capture.Errors);
             handle.Attach(pointer);
             return new LlamaLoraAdapter(model, handle, path);

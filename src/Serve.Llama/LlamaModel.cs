@@ -22,6 +22,14 @@ public sealed class LlamaModel : IDisposable
     /// <summary>The native model; contexts and adapters hold references on it, so it may outlive Dispose.</summary>
     internal SafeLlamaModelHandle Handle { get; }
 
+    /// <summary>
+    /// llama.cpp keeps a model's adapters in one unsynchronized set (<c>llama_model::loras</c>):
+    /// <c>llama_adapter_lora_init</c> inserts into it, <c>llama_adapter_lora_free</c> erases from it, and a context
+    /// reads it whenever it reserves its graph (creation, and the decode after a change of LoRA targets or adapters).
+    /// Those calls hold this lock, so adapters may be loaded and freed on any thread while a context decodes.
+    /// </summary>
+    internal object AdapterSetGate { get; } = new();
+
     private volatile bool _disposed;
 
     public bool IsDisposed => _disposed;

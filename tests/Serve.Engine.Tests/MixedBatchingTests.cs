@@ -71,6 +71,40 @@ public sealed class MixedBatchingTests(EngineFixture fixture)
         Assert.Equal(2, engine.Status.LoadedAdapters);
     }
 
+    [Fact]
+    public async Task ColdAdapters_WhoseWeightsHaveRoomInThePool_GoStraightIntoTheirSlot_WithoutAskingTheScheduler()
+    {
+        // Only an adapter that changes a weight no adapter changed before needs the scheduler (the pool's room for
+        // that weight is made between two decodes); the others are copied into their slot by the loader alone.
+        var directory = fixture.AdapterDirectory("a", "b", "a2", "c", "d");
+        using var engine = InferenceEngine.Start(fixture.Options(directory) with { MaxLoadedAdapters = 2 });
+        var slots = engine.Adapters.Slots;
+        var expected = new (string Name, int Preparations)[]
+        {
+            ("c", 1),  // attn_q, attn_v, ffn_down: all new
+            ("a", 2),  // every attention and ffn weight: some new
+            ("b", 2),  // the same weights as a (evicts c)
+            ("a2", 2), // again (evicts a)
+            ("c", 2),  // a subset (evicts b)
+            ("d", 3),  // output.weight is new
+        };
+        var answers = new Dictionary<string, string>();
+        foreach (var (name, preparations) in expected)
+        {
+            await engine.Adapters.LoadAsync(name);
+            Assert.Equal(preparations, slots.TargetPreparations);
+            answers[name] = (await engine.CollectAsync(Generation.Chat("Where is the market?", name, maxTokens: 8))).Text;
+        }
+        Assert.Equal(3, slots.TargetPreparations); // generating loaded nothing more
+        // Each answers as it does in an engine where it was the first adapter (its weights' room made for it).
+        foreach (var name in new[] { "b", "a2", "c" })
+        {
+            using var fresh = InferenceEngine.Start(fixture.Options(fixture.AdapterDirectory(name)) with { MaxLoadedAdapters = 2 });
+            Assert.Equal(answers[name], (await fresh.CollectAsync(Generation.Chat("Where is the market?", name, maxTokens: 8))).Text);
+            Assert.Equal(1, fresh.Adapters.Slots.TargetPreparations);
+        }
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         for (var i = 0; i < 2000 && !condition(); i++) await Task.Delay(10);

@@ -59,6 +59,35 @@ public sealed class AdapterTests(LlamaModelFixture fixture)
     }
 
     [Fact]
+    public async Task Load_AndFree_FromManyThreadsAtOnce_WhileAContextReservesItsGraph()
+    {
+        // llama.cpp keeps a model's adapters in one unsynchronized set: every init inserts, every free erases, and a
+        // context's graph reserve (after a change of adapters) reads it. The binding serializes those, so loaders
+        // on any threads and a decoding context never touch the set at once.
+        using var a = LlamaLoraAdapter.Load(fixture.Model, fixture.AdapterA);
+        using var context = fixture.CreateContext();
+        var baseLogits = Logits(context);
+        var withA = Logits(context, (a, 1f));
+        var loaded = 0;
+        var loaders = Task.Run(() => Parallel.For(0, 96, new ParallelOptions { MaxDegreeOfParallelism = 6 }, i =>
+        {
+            using var adapter = LlamaLoraAdapter.Load(fixture.Model, i % 2 == 0 ? fixture.AdapterA : fixture.AdapterB);
+            Assert.Equal("lora", adapter.Metadata["adapter.type"]);
+            Interlocked.Increment(ref loaded);
+        }));
+        var decodes = 0;
+        while (!loaders.IsCompleted || decodes < 4)
+        {
+            // each change of the context's adapters makes its next decode re-reserve the graph
+            Assert.Equal(0f, Decoding.MaxAbsDiff(withA, Logits(context, (a, 1f))));
+            Assert.Equal(0f, Decoding.MaxAbsDiff(baseLogits, Logits(context)));
+            decodes++;
+        }
+        await loaders;
+        Assert.Equal(96, loaded);
+    }
+
+    [Fact]
     public void Metadata_MadeAdapter_HasLoraTypeAndAlpha()
     {
         using var a = LlamaLoraAdapter.Load(fixture.Model, fixture.AdapterA);

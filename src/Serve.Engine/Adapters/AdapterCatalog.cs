@@ -230,7 +230,7 @@ public sealed partial class AdapterCatalog : IDisposable
         return new AdapterLease(Slots, configuration, adapters, [.. order.Select(i => new LlamaAdapterSlot(adapters[i].Slot, weights[i].Scale))]);
     }
 
-    private static AdapterSource Source(Entry e) => new(e.Name, e.File.Version, e.Path, e.Pinned);
+    private static AdapterSource Source(Entry e) => new(e.Name, e.File.Version, e.Path, e.Pinned, e.File.Targets);
 
     /// <summary>Whether name is a valid adapter name (1-64 chars of [A-Za-z0-9._-], starting with a letter or digit).</summary>
     public static bool IsValidName(string name) => NamePattern().IsMatch(name);

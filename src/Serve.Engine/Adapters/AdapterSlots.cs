@@ -9,7 +9,9 @@ namespace Serve.Engine.Adapters;
 /// uses and that is not pinned. Loading never runs on the scheduler thread: the file is read and checked by
 /// llama.cpp and copied into its slot on a worker; only the pool's one-off room for weights no adapter changed
 /// before (<see cref="LlamaAdapterPool.AddTargets"/>) runs between two decodes, through
-/// <see cref="PrepareTargets"/>. A request whose adapter is loading waits alone: others are admitted past it.
+/// <see cref="PrepareTargets"/>, and only for an adapter that changes such a weight: one whose weights all have
+/// room already goes straight into its slot without waiting for the scheduler. A request whose adapter is loading
+/// waits alone: others are admitted past it.
 /// Thread-safe.
 /// </summary>
 internal sealed class AdapterSlots
@@ -20,6 +22,7 @@ internal sealed class AdapterSlots
     private readonly Dictionary<string, LoadedAdapter> _byVersion = new(StringComparer.Ordinal);
     private readonly List<LoadedAdapter> _draining = [];
     private readonly LoadedAdapter?[] _slots;
+    private readonly HashSet<string> _pooledTargets = new(StringComparer.Ordinal); // base weights with room in the pool
     private long _clock;
     private bool _disposed;
 
@@ -41,6 +44,9 @@ internal sealed class AdapterSlots
 
     /// <summary>Set by the engine: its instruments (loads started and finished, load time, evictions).</summary>
     internal EngineMeters? Meters { get; set; }
+
+    /// <summary>Loads that asked the scheduler for pool room (PrepareTargets): the first adapter to change some weight.</summary>
+    internal int TargetPreparations { get; private set; }
 
     /// <summary>Adapters resident and ready.</summary>
     public int LoadedCount
@@ -152,7 +158,7 @@ internal sealed class AdapterSlots
         _slots[slot] = a;
         _byVersion[source.Version] = a;
         Meters?.AdapterLoadsStarted.Add(1);
-        _ = Task.Run(() => Load(a, source.Path));
+        _ = Task.Run(() => Load(a, source.Path, source.Targets));
         return a;
     }
 
@@ -175,7 +181,7 @@ internal sealed class AdapterSlots
         return victim.Slot;
     }
 
-    private async Task Load(LoadedAdapter a, string path)
+    private async Task Load(LoadedAdapter a, string path, IReadOnlyList<string> targets)
     {
         LlamaLoraAdapter? native = null;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -184,7 +190,19 @@ internal sealed class AdapterSlots
         {
             var pool = Pool ?? throw new InvalidOperationException("The engine has not attached its adapter pool.");
             native = LlamaLoraAdapter.Load(_model, path);
-            await (PrepareTargets ?? throw new InvalidOperationException("The engine has not attached its scheduler."))(native).ConfigureAwait(false);
+            // Room for the weights it changes: a round trip to the scheduler (between two decodes) only when one of
+            // them has none yet. SetSlot refuses, with llama.cpp's reason, anything the pool has no room for.
+            bool prepare;
+            lock (_gate)
+            {
+                prepare = !targets.All(_pooledTargets.Contains);
+                if (prepare) TargetPreparations++;
+            }
+            if (prepare)
+            {
+                await (PrepareTargets ?? throw new InvalidOperationException("The engine has not attached its scheduler."))(native).ConfigureAwait(false);
+                lock (_gate) _pooledTargets.UnionWith(targets);
+            }
             pool.SetSlot(a.Slot, native);
             lock (_gate)
             {
@@ -250,5 +268,5 @@ internal sealed class AdapterSlots
     }
 }
 
-/// <summary>Where an adapter version's file is, for loading it.</summary>
-internal readonly record struct AdapterSource(string Name, string Version, string Path, bool Pinned);
+/// <summary>Where an adapter version's file is, for loading it, and the base weights it changes (its targets).</summary>
+internal readonly record struct AdapterSource(string Name, string Version, string Path, bool Pinned, IReadOnlyList<string> Targets);
