@@ -18,7 +18,7 @@ internal static class ManyAdapterBench
     private const int Slots = 64;
     private const int Rank = 8;
 
-    public static async Task RunAsync(string model, string work, int count, int requests, int tokens, int rounds, int? threads, int? poolRank)
+    public static async Task RunAsync(string model, string work, int count, int requests, int tokens, int rounds, int? threads, int? poolRank, int batch)
     {
         var clock = Stopwatch.StartNew();
         var directory = Path.Combine(work, $"adapters-many-r{Rank}-" + Path.GetFileNameWithoutExtension(model));
@@ -40,10 +40,10 @@ internal static class ManyAdapterBench
         using var engine = InferenceEngine.Start(new EngineOptions
         {
             ModelPath = model, AdaptersDirectory = directory, MaxSequences = Streams, ContextPerSequence = 256, PrefixCache = false,
-            MaxLoadedAdapters = Slots, MaxAdapterRank = Rank, AdapterPoolRank = poolRank, BatchSize = 512, Threads = threads,
+            MaxLoadedAdapters = Slots, AdapterPoolRank = poolRank, BatchSize = batch, Threads = threads,
         });
         Console.WriteLine($"engine started with {engine.Adapters.List().Count} adapters registered in {clock.Elapsed.TotalSeconds:F1} s; " +
-            $"{Slots} slots of rank {Rank} (pool rank {poolRank ?? Rank}), {Streams} streams, {requests} requests of {tokens / 2}-{tokens} tokens a run, " +
+            $"{Slots} slots (pool rank {poolRank?.ToString(CultureInfo.InvariantCulture) ?? "default"}), {Streams} streams, {requests} requests of {tokens / 2}-{tokens} tokens a run, at most {batch} tokens a step, " +
             $"{Environment.ProcessorCount} cores, {(threads is null ? "llama.cpp's default threads" : $"{threads} llama.cpp threads")}");
 
         using var meters = new StepMeters();
@@ -71,7 +71,7 @@ internal static class ManyAdapterBench
             mixed.Add(await Measure(meters, () => RunAsync(target, zipf, lengths)));
         }
         Console.WriteLine();
-        Console.WriteLine($"| run | tok/s | step p50 ms | step p99 ms | p99/p50 | steps | steps during loads | their p50 / p99 ms | p99/p50 during loads | loads | evictions | load p50 / p99 ms | TTFT p50 / p90 ms |");
+        Console.WriteLine("| run | tok/s | steps | step p50 / p99 ms | p99/p50 | steps during loads | their p50 / p99 ms | their p99/p50 | other steps p50 / p99 ms | loads | evictions | load p50 / p99 ms | TTFT p50 / p90 ms |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (var r = 0; r < rounds; r++)
         {
@@ -86,7 +86,7 @@ internal static class ManyAdapterBench
         {
             foreach (var (label, x) in new[] { ($"single adapter, round {r + 1}", single[r]), ($"Zipf over {count}, round {r + 1}", mixed[r]) })
                 Console.WriteLine($"| {label} | {x.DecodeSteps} | {x.DecodeP50 * 1000:F1} / {x.DecodeP99 * 1000:F1} | {x.DecodeLoadSteps} | " +
-                    $"{x.DecodeLoadP50 * 1000:F1} / {x.DecodeLoadP99 * 1000:F1} | {x.DecodeLoadP99 / x.DecodeLoadP50:F2} |");
+                    (x.DecodeLoadSteps == 0 ? "- | - |" : $"{x.DecodeLoadP50 * 1000:F1} / {x.DecodeLoadP99 * 1000:F1} | {x.DecodeLoadP99 / x.DecodeLoadP50:F2} |"));
         }
         var bestSingle = single.Max(x => x.TokensPerSecond);
         var bestMixed = mixed.Max(x => x.TokensPerSecond);
@@ -102,17 +102,20 @@ internal static class ManyAdapterBench
     internal static string Name(int i) => $"z{i:D4}";
 
     private static void Row(string label, RunResult x) => Console.WriteLine(
-        $"| {label} | {x.TokensPerSecond:F0} | {x.StepP50 * 1000:F1} | {x.StepP99 * 1000:F1} | {x.StepP99 / x.StepP50:F2} | {x.Steps} | {x.LoadSteps} | " +
-        $"{x.LoadP50 * 1000:F1} / {x.LoadP99 * 1000:F1} | {x.LoadP99 / x.LoadP50:F2} | {x.Loads} | {x.Evictions} | {x.LoadTimeP50 * 1000:F1} / {x.LoadTimeP99 * 1000:F1} | {x.TtftP50 * 1000:F0} / {x.TtftP90 * 1000:F0} |");
+        $"| {label} | {x.TokensPerSecond:F0} | {x.Steps} | {x.StepP50 * 1000:F1} / {x.StepP99 * 1000:F1} | {x.StepP99 / x.StepP50:F2} | {x.LoadSteps} | " +
+        (x.LoadSteps == 0 ? "- | - | " : $"{x.LoadP50 * 1000:F1} / {x.LoadP99 * 1000:F1} | {x.LoadP99 / x.LoadP50:F2} | ") +
+        $"{x.OtherP50 * 1000:F1} / {x.OtherP99 * 1000:F1} | {x.Loads} | {x.Evictions} | " +
+        (x.Loads == 0 ? "- | " : $"{x.LoadTimeP50 * 1000:F1} / {x.LoadTimeP99 * 1000:F1} | ") + $"{x.TtftP50 * 1000:F0} / {x.TtftP90 * 1000:F0} |");
 
     private static async Task<RunResult> Measure(StepMeters meters, Func<Task<(double TokensPerSecond, double[] Ttft)>> run)
     {
+        await meters.WhenNoLoadsAsync();
         meters.Reset();
         var (tps, ttft) = await run();
         var m = meters.Take();
         Array.Sort(ttft);
         return new RunResult(tps, Percentile(m.All, 0.5), Percentile(m.All, 0.99), m.All.Length, m.DuringLoads.Length,
-            Percentile(m.DuringLoads, 0.5), Percentile(m.DuringLoads, 0.99), m.Loads, m.Evictions,
+            Percentile(m.DuringLoads, 0.5), Percentile(m.DuringLoads, 0.99), Percentile(m.Other, 0.5), Percentile(m.Other, 0.99), m.Loads, m.Evictions,
             Percentile(m.LoadTimes, 0.5), Percentile(m.LoadTimes, 0.99), Percentile(ttft, 0.5), Percentile(ttft, 0.9),
             m.DecodeOnly.Length, Percentile(m.DecodeOnly, 0.5), Percentile(m.DecodeOnly, 0.99),
             m.DecodeOnlyDuringLoads.Length, Percentile(m.DecodeOnlyDuringLoads, 0.5), Percentile(m.DecodeOnlyDuringLoads, 0.99));
@@ -156,6 +159,7 @@ internal static class ManyAdapterBench
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, Math.Max(0, (int)Math.Ceiling(p * sorted.Length) - 1))];
 
     private sealed record RunResult(double TokensPerSecond, double StepP50, double StepP99, int Steps, int LoadSteps, double LoadP50, double LoadP99,
+        double OtherP50, double OtherP99,
         long Loads, long Evictions, double LoadTimeP50, double LoadTimeP99, double TtftP50, double TtftP90,
         int DecodeSteps, double DecodeP50, double DecodeP99, int DecodeLoadSteps, double DecodeLoadP50, double DecodeLoadP99);
 
@@ -168,7 +172,7 @@ internal static class ManyAdapterBench
     {
         private readonly MeterListener _listener = new();
         private readonly object _gate = new();
-        private readonly List<double> _all = [], _duringLoads = [], _loadTimes = [];
+        private readonly List<double> _all = [], _duringLoads = [], _otherSteps = [], _loadTimes = [];
         private readonly List<double> _decodeOnly = [], _decodeOnlyDuringLoads = [];
         private int _batchTokens, _batchSequences;
         private long _started, _finished, _finishedAtLastStep, _evictions, _startedBase, _evictionsBase;
@@ -199,7 +203,7 @@ internal static class ManyAdapterBench
                 }
                 _all.Add(value);
                 var duringLoads = _started > _finishedAtLastStep;
-                if (duringLoads) _duringLoads.Add(value);
+                (duringLoads ? _duringLoads : _otherSteps).Add(value);
                 // a step with no prompt tokens (one token per sequence): what a cold load could slow down, apart
                 // from the cost of new prompts arriving
                 if (_batchTokens == _batchSequences)
@@ -240,19 +244,31 @@ internal static class ManyAdapterBench
             {
                 _all.Clear();
                 _duringLoads.Clear();
+                _otherSteps.Clear();
                 _loadTimes.Clear();
                 _decodeOnly.Clear();
                 _decodeOnlyDuringLoads.Clear();
                 _startedBase = _started;
+                _finishedAtLastStep = _finished;
                 _evictionsBase = _evictions;
             }
         }
 
-        public (double[] All, double[] DuringLoads, double[] LoadTimes, long Loads, long Evictions, double[] DecodeOnly, double[] DecodeOnlyDuringLoads) Take()
+        public (double[] All, double[] DuringLoads, double[] Other, double[] LoadTimes, long Loads, long Evictions, double[] DecodeOnly, double[] DecodeOnlyDuringLoads) Take()
         {
             lock (_gate)
-                return ([.. _all.Order()], [.. _duringLoads.Order()], [.. _loadTimes.Order()], _started - _startedBase, _evictions - _evictionsBase,
+                return ([.. _all.Order()], [.. _duringLoads.Order()], [.. _otherSteps.Order()], [.. _loadTimes.Order()], _started - _startedBase, _evictions - _evictionsBase,
                     [.. _decodeOnly.Order()], [.. _decodeOnlyDuringLoads.Order()]);
+        }
+
+        /// <summary>Waits (bounded) until no load is in flight: a load counts as finished just after its adapter is ready.</summary>
+        public async Task WhenNoLoadsAsync()
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                lock (_gate) if (_started == _finished) return;
+                await Task.Delay(10);
+            }
         }
 
         public void Dispose() => _listener.Dispose();
