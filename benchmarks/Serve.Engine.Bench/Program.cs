@@ -11,9 +11,9 @@ using Serve.Models;
 //                                                                  --threads N --adapters 4,16,64 --pool-rank N]
 // --threads sets llama.cpp's threads for the engine and the server alike (default: llama.cpp's own choice).
 // --many N runs only issue 13's many-adapter benchmark instead (ManyAdapterBench): N adapters, 64 slots, Zipf(1.0)
-// popularity, 16 streams, against the same requests on one adapter; --requests (default 640) and --tokens (default
-// 64: answers of 32-64 tokens) size each run, --rounds (default 2) how many of each, interleaved; --pool-rank pads
-// the pool's slots (8 by default; above 8 the pool leaves its dense CPU form for mul_mat_id); --batch sets
+// popularity, 16 streams, against the same requests on one adapter; --requests (default 320) and --tokens (default
+// 64: answers of 32-64 tokens) size each run, --rounds (default 3) how many of each, interleaved; --pool-rank pads
+// the pool's slots (default: the engine's MaxAdapterRank, 16; at 8 the 64 slots take the dense CPU form); --batch sets
 // EngineOptions.BatchSize, the most tokens one step decodes (default 512: a step may take every new prompt at once).
 var tokens = ArgValue("--tokens", 64);
 var threads = ArgValue("--threads", 0);
@@ -38,7 +38,7 @@ var model = ModelMaker.BuildTestModel(work, spec);
 if (ArgValue("--many", 0) is > 0 and var many)
 {
     Console.WriteLine($"model {Path.GetFileName(model)}: {spec.ParameterCount / 1e6:F1}M parameters {weights}, {new FileInfo(model).Length / 1e6:F0} MB");
-    await ManyAdapterBench.RunAsync(model, work, many, ArgValue("--requests", 640), ArgValue("--tokens", 64), ArgValue("--rounds", 2), threads > 0 ? threads : null,
+    await ManyAdapterBench.RunAsync(model, work, many, ArgValue("--requests", 320), ArgValue("--tokens", 64), ArgValue("--rounds", 3), threads > 0 ? threads : null,
         ArgValue("--pool-rank", 0) is > 0 and var poolRank ? poolRank : null, ArgValue("--batch", 512));
     return;
 }

@@ -46,8 +46,8 @@ public static class LoraMaker
             long nIn = shape[0], nOut = shape[1];
             long[] aShape = [spec.WrongShapes ? nIn + 1 : nIn, spec.Rank];
             long[] bShape = [spec.Rank, nOut];
-            writer.AddTensor($"{name}.lora_a", aShape, new SeededNormal(spec.Seed, $"{name}.lora_a").Fill(aShape[0] * aShape[1], spec.Std));
-            writer.AddTensor($"{name}.lora_b", bShape, new SeededNormal(spec.Seed, $"{name}.lora_b").Fill(bShape[0] * bShape[1], spec.Std));
+            writer.AddTensor($"{name}.lora_a", aShape, new SeededNormal(spec.Seed, $"{name}.lora_a").Fill(aShape[0] * aShape[1], spec.Std), spec.WeightType);
+            writer.AddTensor($"{name}.lora_b", bShape, new SeededNormal(spec.Seed, $"{name}.lora_b").Fill(bShape[0] * bShape[1], spec.Std), spec.WeightType);
         }
 
         var directory = Path.GetDirectoryName(Path.GetFullPath(adapterPath));

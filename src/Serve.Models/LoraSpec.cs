@@ -13,6 +13,9 @@ public sealed record LoraSpec
     public IReadOnlyList<string> Targets { get; init; } = AllTargets;
 
     public int Seed { get; init; } = 1;
+
+    /// <summary>How the factors are stored: F32 (default) or F16 (half the bytes, as many trained adapters ship).</summary>
+    public Serve.Gguf.GgmlType WeightType { get; init; } = Serve.Gguf.GgmlType.F32;
     public float Std { get; init; } = 0.05f;
 
     /// <summary>Written as general.architecture instead of the base's, for tests that llama.cpp rejects the adapter.</summary>

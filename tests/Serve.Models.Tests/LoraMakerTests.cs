@@ -30,6 +30,24 @@ public class LoraMakerTests
     }
 
     [Fact]
+    public void Write_F16_StoresHalvesOfTheSameValues()
+    {
+        using var dir = new TempDirectory();
+        var basePath = ModelMaker.BuildTestModel(dir.Path);
+        LoraMaker.Write(dir.File("f32.gguf"), basePath, new LoraSpec { Seed = 3, Rank = 4, Targets = ["attn_q"] });
+        LoraMaker.Write(dir.File("f16.gguf"), basePath, new LoraSpec { Seed = 3, Rank = 4, Targets = ["attn_q"], WeightType = GgmlType.F16 });
+        using var f32 = GgufFile.Read(dir.File("f32.gguf"));
+        using var f16 = GgufFile.Read(dir.File("f16.gguf"));
+        const string name = "blk.0.attn_q.weight.lora_a";
+        Assert.Equal(GgmlType.F16, f16.Tensors.Single(t => t.Name == name).Type);
+        Assert.Equal(f32.Tensors.Single(t => t.Name == name).Shape, f16.Tensors.Single(t => t.Name == name).Shape);
+        var a = f32.ReadTensorAsFloat32(f32.Tensors.Single(t => t.Name == name));
+        var b = f16.ReadTensorAsFloat32(f16.Tensors.Single(t => t.Name == name));
+        Assert.Equal(a.Length, b.Length);
+        for (var i = 0; i < a.Length; i++) Assert.Equal((float)(Half)a[i], b[i]);
+    }
+
+    [Fact]
     public void Write_Metadata_NamesAdapterAndBase()
     {
         using var dir = new TempDirectory();
