@@ -30,6 +30,7 @@ public sealed class OperationsTests(ServerFixture fixture)
             "serve_engine_time_per_output_token_seconds_count{adapter=\"b\"}",
             "serve_engine_batch_tokens_count",
             "serve_engine_batch_sequences_count",
+            "serve_engine_step_duration_seconds_count",
             "serve_engine_generated_tokens_total{adapter=\"b\"}",
             "serve_engine_queue_depth",
             "serve_engine_adapters_loaded",
