@@ -14,13 +14,13 @@ public sealed unsafe class LlamaContext : IDisposable
 {
     private readonly CallbackState _callbacks;
     private bool[] _outputs = [];
+    private int _outputBatchCount;
 
     /// <summary>
     /// The next decode reserves the graph, which reads the model's adapter set: set by a change of adapters or of the
     /// pool's targets, and that decode holds <see cref="LlamaModel.AdapterSetGate"/>.
     /// </summary>
     internal bool ReservePending { get; set; }
-    private int _outputBatchCount;
 
     private LlamaContext(LlamaModel model, SafeLlamaContextHandle handle, CallbackState callbacks, bool kvUnified)
     {
