@@ -39,7 +39,7 @@ if (ArgValue("--many", 0) is > 0 and var many)
 {
     Console.WriteLine($"model {Path.GetFileName(model)}: {spec.ParameterCount / 1e6:F1}M parameters {weights}, {new FileInfo(model).Length / 1e6:F0} MB");
     await ManyAdapterBench.RunAsync(model, work, many, ArgValue("--requests", 320), ArgValue("--tokens", 64), ArgValue("--rounds", 3), threads > 0 ? threads : null,
-        ArgValue("--pool-rank", 0) is > 0 and var poolRank ? poolRank : null, ArgValue("--batch", 512));
+        poolRank > 0 ? poolRank : null, ArgValue("--batch", 512));
     return;
 }
 var adapters = Path.Combine(work, "adapters-" + Path.GetFileNameWithoutExtension(model));
