@@ -74,8 +74,8 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
         return (tokens, logprobs);
     }
 
-    // 4 slots of rank 8 (32 rows): the masked dense form on the CPU; 72 slots (576 rows, above the patch's dense
-    // bound of 512): the gathered form, each token with its own slots' factors, the adapters spread over the slots.
+    // A small pool and a large one with the adapters spread over its slots (the gathered form on the CPU reads each
+    // token's slots' factors at their offsets).
     [Theory]
     [InlineData(4, 1)]
     [InlineData(72, 17)]
