@@ -8,17 +8,26 @@ using Serve.Models;
 // more), all in the same per-token-adapter decodes; (2) one adapter's load through the HTTP server (SSE, loopback)
 // vs the engine driven directly. Usage:
 //   dotnet run -c Release --project benchmarks/Serve.Engine.Bench [-- --tokens N --rounds N --weights q8_0|f16
-//                                                                  --threads N --adapters 4,16,64 --pool-rank N]
+//                                                                  --threads N --adapters 4,16,64 --pool-rank N
+//                                                                  --pool-type f32|f16]
 // --threads sets llama.cpp's threads for the engine and the server alike (default: llama.cpp's own choice).
 // --many N runs only issue 13's many-adapter benchmark instead (ManyAdapterBench): N adapters, 64 slots, Zipf(1.0)
 // popularity, 16 streams, against the same requests on one adapter; --requests (default 320) and --tokens (default
 // 64: answers of 32-64 tokens) size each run, --rounds (default 3) how many of each, interleaved; --pool-rank pads
-// the pool's slots (default: the engine's MaxAdapterRank, 16; at 8 the 64 slots take the dense CPU form); --batch sets
+// the pool's slots (default: the engine's MaxAdapterRank, 16), --pool-type sets its factors' type (default: the
+// engine's choice, F16 where the build has the pool's F16 CPU kernel); --batch sets
 // EngineOptions.BatchSize, the most tokens one step decodes (default 512: a step may take every new prompt at once).
 var tokens = ArgValue("--tokens", 64);
 var threads = ArgValue("--threads", 0);
 var rounds = ArgValue("--rounds", 3);
 var poolRank = ArgValue("--pool-rank", 0);
+Serve.Llama.Native.GgmlType? poolType = ArgString("--pool-type", "") switch
+{
+    "" => null,
+    "f32" => Serve.Llama.Native.GgmlType.F32,
+    "f16" => Serve.Llama.Native.GgmlType.F16,
+    var other => throw new ArgumentException($"--pool-type must be f32 or f16, got {other}"),
+};
 var counts = ArgString("--adapters", "4,16,64").Split(',').Select(x => int.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 var weights = ArgString("--weights", "q8_0") switch
 {
@@ -39,7 +48,7 @@ if (ArgValue("--many", 0) is > 0 and var many)
 {
     Console.WriteLine($"model {Path.GetFileName(model)}: {spec.ParameterCount / 1e6:F1}M parameters {weights}, {new FileInfo(model).Length / 1e6:F0} MB");
     await ManyAdapterBench.RunAsync(model, work, many, ArgValue("--requests", 320), ArgValue("--tokens", 64), ArgValue("--rounds", 3), threads > 0 ? threads : null,
-        poolRank > 0 ? poolRank : null, ArgValue("--batch", 512));
+        poolRank > 0 ? poolRank : null, poolType, ArgValue("--batch", 512));
     return;
 }
 var adapters = Path.Combine(work, "adapters-" + Path.GetFileNameWithoutExtension(model));
@@ -50,7 +59,7 @@ for (var i = 0; i < counts.Max(); i++)
     if (!File.Exists(path)) LoraMaker.Write(path, model, new LoraSpec { Seed = 100 + i, Rank = 16, Alpha = 16, Targets = ["attn_q", "attn_k", "attn_v", "attn_output"] });
 }
 Console.WriteLine($"model {Path.GetFileName(model)}: {spec.ParameterCount / 1e6:F1}M parameters {weights}, {new FileInfo(model).Length / 1e6:F0} MB, {counts.Max()} rank-16 adapters on q/k/v/o (made in {clock.Elapsed.TotalSeconds:F1} s)");
-Console.WriteLine($"{Environment.ProcessorCount} cores; {tokens} tokens a stream, best of {rounds} rounds per load");
+Console.WriteLine($"{Environment.ProcessorCount} cores; {tokens} tokens a stream, best of {rounds} rounds per load; pool factors {poolType?.ToString() ?? "engine default"}");
 Console.WriteLine();
 Console.WriteLine("| adapters | streams | base tok/s | 1 adapter tok/s | N adapters tok/s | single/base | mixed/single (best; paired median) | TTFT p50 mixed/single |");
 Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -61,7 +70,7 @@ foreach (var n in counts)
     {
         ModelPath = model, AdaptersDirectory = adapters, MaxSequences = streams, ContextPerSequence = 256, PrefixCache = false,
         MaxLoadedAdapters = n, BatchSize = Math.Max(512, streams), Threads = threads > 0 ? threads : null,
-        AdapterPoolRank = poolRank > 0 ? poolRank : null,
+        AdapterPoolRank = poolRank > 0 ? poolRank : null, AdapterPoolType = poolType,
     });
     var load = new LoadRunner(new EngineTarget(pooled), tokens);
     await load.RunAsync(i => $"adapter{i % n}", streams); // warm-up: loads every adapter into its slot, first graphs

@@ -91,6 +91,13 @@ public sealed record EngineOptions
     /// </summary>
     public int? AdapterPoolRank { get; init; }
 
+    /// <summary>
+    /// Element type of the adapter pool's factors, F32 or F16. Null: F16, the adapters' usual file type, at half
+    /// F32's memory and bandwidth; F32 on a CPU whose llama.cpp build has no fast F16 kernel for the pool
+    /// (<see cref="Serve.Llama.LlamaAdapterPool.HostGathers"/>). F32 computes on the CPU exactly as llama.cpp's own LoRA does.
+    /// </summary>
+    public Serve.Llama.Native.GgmlType? AdapterPoolType { get; init; }
+
     /// <summary>Most adapters one request may combine (the adapters extension); each token then uses that many pool slots.</summary>
     public int MaxAdaptersPerRequest { get; init; } = 4;
 

@@ -87,13 +87,16 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
                 TypeK = options.KvCacheType,
                 TypeV = options.KvCacheType,
             });
-            // Per-token LoRA: one pool slot per resident adapter. F32 factors compute on the CPU exactly as llama.cpp's
-            // own LoRA does; on a GPU, F16 halves their memory and bandwidth, and the slots' rank is padded (with
-            // zeros) to a multiple of 64: CUDA's tensor-core mul_mat_id kernel (mmf) needs the A stack's rows in
-            // blocks of 32 and the B stack's rows 64 halves long; otherwise each product falls back to a per-expert
-            // loop that copies the token->slot map to the host and synchronizes, twice per targeted weight.
+            // Per-token LoRA: one pool slot per resident adapter. F16 factors by default: half F32's memory and
+            // bandwidth, and lossless for adapters stored in F16 (F32 factors compute on the CPU exactly as
+            // llama.cpp's own LoRA does). On the CPU, F16 only where the build has the pool's F16 kernel; without it
+            // F16 factors would take mul_mat_id, far slower there. On a GPU the slots' rank is padded (with zeros)
+            // to a multiple of 64: CUDA's tensor-core mul_mat_id kernel (mmf) needs the A stack's rows in blocks of
+            // 32 and the B stack's rows 64 halves long; otherwise each product falls back to a per-expert loop that
+            // copies the token->slot map to the host and synchronizes, twice per targeted weight.
             var poolRank = options.AdapterPoolRank ?? (onGpu ? GpuPoolRank(options.MaxAdapterRank) : options.MaxAdapterRank);
-            context.CreateAdapterPool(options.MaxLoadedAdapters, poolRank, options.AdaptersPerToken, onGpu ? GgmlType.F16 : GgmlType.F32);
+            var poolType = options.AdapterPoolType ?? (onGpu || LlamaAdapterPool.HostGathers(GgmlType.F16) ? GgmlType.F16 : GgmlType.F32);
+            context.CreateAdapterPool(options.MaxLoadedAdapters, poolRank, options.AdaptersPerToken, poolType);
             if (model.TrainContextLength > 0 && contextPerSequence > model.TrainContextLength)
                 logger.LogWarning(
                     "ContextPerSequence ({Context}) is longer than the model was trained for ({Trained} tokens): sequences past that length may degrade",
@@ -111,8 +114,9 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             var engine = new InferenceEngine(options, model, context, info, catalog, loggerFactory);
             catalog.Slots.Pool = context.AdapterPool;
             logger.LogInformation(
-                "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens, {Slots} adapter slots up to rank {Rank}",
-                name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, contextPerSequence, options.MaxLoadedAdapters, options.MaxAdapterRank);
+                "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens, {Slots} adapter slots up to rank {Rank} ({PoolType} factors)",
+                name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, contextPerSequence, options.MaxLoadedAdapters, options.MaxAdapterRank,
+                context.AdapterPool!.Type);
             return engine;
         }
         catch
@@ -389,6 +393,8 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         Require(o.MaxQueuedRequests >= 0, $"MaxQueuedRequests must not be negative, got {o.MaxQueuedRequests}.");
         Require(o.MaxLoadedAdapters >= 1, $"MaxLoadedAdapters must be at least 1, got {o.MaxLoadedAdapters}.");
         Require(o.MaxAdapterRank is >= 1 and <= 1024, $"MaxAdapterRank must be in [1, 1024], got {o.MaxAdapterRank}.");
+        Require(o.AdapterPoolType is null or GgmlType.F32 or GgmlType.F16,
+            $"AdapterPoolType must be F32 or F16, got {o.AdapterPoolType}.");
         Require(o.AdapterPoolRank is null || (o.AdapterPoolRank >= o.MaxAdapterRank && o.AdapterPoolRank <= 1024),
             $"AdapterPoolRank must be in [MaxAdapterRank ({o.MaxAdapterRank}), 1024], got {o.AdapterPoolRank}.");
         Require(o.MaxAdaptersPerRequest is >= 1 and <= 16, $"MaxAdaptersPerRequest must be in [1, 16], got {o.MaxAdaptersPerRequest}.");

@@ -30,6 +30,16 @@ public sealed class LlamaAdapterPool
     /// <summary>The type of the stacked factors (F32 or F16).</summary>
     public GgmlType Type { get; }
 
+    /// <summary>
+    /// Whether factors of this type in host memory (the CPU) take the pool's gathered form, one op per product that
+    /// reads only each token's own slots, rather than mul_mat_id: F32 always, F16 on x86-64 with AVX2, FMA and F16C.
+    /// </summary>
+    public static bool HostGathers(GgmlType type)
+    {
+        LlamaBackend.Initialize();
+        return NativeApi.llama_lora_pool_host_gathered(type);
+    }
+
     /// <summary>How many base weights have stacked factors.</summary>
     public int TargetCount
     {

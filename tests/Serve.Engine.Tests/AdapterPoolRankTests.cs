@@ -53,4 +53,11 @@ public sealed class AdapterPoolRankTests(EngineFixture fixture)
         var e = Assert.Throws<ArgumentException>(() => InferenceEngine.Start(fixture.Options() with { MaxAdapterRank = 16, AdapterPoolRank = 8 }));
         Assert.Contains("AdapterPoolRank", e.Message);
     }
+
+    [Fact]
+    public void PoolTypeOtherThanF32OrF16_IsRefusedAtStart()
+    {
+        var e = Assert.Throws<ArgumentException>(() => InferenceEngine.Start(fixture.Options() with { AdapterPoolType = Serve.Llama.Native.GgmlType.Q8_0 }));
+        Assert.Contains("AdapterPoolType", e.Message);
+    }
 }

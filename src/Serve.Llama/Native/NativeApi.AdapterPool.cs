@@ -20,4 +20,8 @@ internal static unsafe partial class NativeApi
 
     [LibraryImport(Llama)]
     internal static partial int llama_lora_pool_n_targets(SafeLlamaContextHandle context);
+
+    [LibraryImport(Llama)]
+    [return: MarshalAs(UnmanagedType.U1)]
+    internal static partial bool llama_lora_pool_host_gathered(GgmlType type);
 }

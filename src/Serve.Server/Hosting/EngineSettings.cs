@@ -46,6 +46,8 @@ public sealed class EngineSettings
     /// <summary>Highest adapter rank the adapter pool holds (default 16).</summary>
     [Range(1, 1024)] public int? MaxAdapterRank { get; set; }
     [Range(1, 1024)] public int? AdapterPoolRank { get; set; }
+    /// <summary>Type of the adapter pool's factors, F32 or F16 (default: F16 where the build has a fast F16 kernel for it).</summary>
+    public GgmlType? AdapterPoolType { get; set; }
     /// <summary>Most adapters one request may combine (default 4).</summary>
     [Range(1, 16)] public int? MaxAdaptersPerRequest { get; set; }
 
@@ -77,6 +79,7 @@ public sealed class EngineSettings
             KvCacheType = KvCacheType ?? o.KvCacheType,
             MaxAdapterRank = MaxAdapterRank ?? o.MaxAdapterRank,
             AdapterPoolRank = AdapterPoolRank ?? o.AdapterPoolRank,
+            AdapterPoolType = AdapterPoolType ?? o.AdapterPoolType,
             MaxAdaptersPerRequest = MaxAdaptersPerRequest ?? o.MaxAdaptersPerRequest,
         };
     }
