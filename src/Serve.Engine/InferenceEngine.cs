@@ -96,6 +96,10 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             // copies the token->slot map to the host and synchronizes, twice per targeted weight.
             var poolRank = options.AdapterPoolRank ?? (onGpu ? GpuPoolRank(options.MaxAdapterRank) : options.MaxAdapterRank);
             var poolType = options.AdapterPoolType ?? (onGpu || LlamaAdapterPool.HostGathers(GgmlType.F16) ? GgmlType.F16 : GgmlType.F32);
+            if (!onGpu && poolType != GgmlType.F32 && !LlamaAdapterPool.HostGathers(poolType))
+                logger.LogWarning(
+                    "AdapterPoolType {Type}: this CPU has no adapter-pool kernel for it, so mixed-adapter batches take mul_mat_id, which is slower; F32 keeps the pool's kernel",
+                    poolType);
             context.CreateAdapterPool(options.MaxLoadedAdapters, poolRank, options.AdaptersPerToken, poolType);
             if (model.TrainContextLength > 0 && contextPerSequence > model.TrainContextLength)
                 logger.LogWarning(
