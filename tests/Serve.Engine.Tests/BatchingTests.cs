@@ -56,7 +56,10 @@ public sealed class BatchingTests(EngineFixture fixture)
     [Fact]
     public async Task TwoHundredAbortedStreams_LeaveNoSequenceOrKvInUse()
     {
-        using var engine = InferenceEngine.Start(fixture.Options());
+        // Without the prefix cache, so KvTokens counts only what sequences hold: on a loaded machine a stream can
+        // reach its 200 tokens before its reader gets to cancel it, and a finished sequence's KV would otherwise stay
+        // in a prefix-cache slot (idle, reusable, but counted in KvTokens).
+        using var engine = InferenceEngine.Start(fixture.Options() with { PrefixCache = false });
         string?[] adapters = [null, "a", "b"];
         var aborted = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, 200), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
@@ -83,17 +86,21 @@ public sealed class BatchingTests(EngineFixture fixture)
     [Fact]
     public async Task AdapterGroups_AreServedEveryStep_NoAdapterWaitsForAnother()
     {
-        using var engine = InferenceEngine.Start(fixture.Options());
-        var longA = engine.CollectAsync(Generation.Chat("Tell me a long story.", "a", maxTokens: 400));
+        // a has room for 4,000 tokens, so a loaded machine that wakes this thread late (a 400-token a once ended
+        // before this thread saw b's result) cannot let it finish first; it is cancelled once b is done.
+        using var engine = InferenceEngine.Start(fixture.Options() with { ContextPerSequence = 4096 });
+        using var stopA = new CancellationTokenSource();
+        var longA = engine.CollectAsync(Generation.Chat("Tell me a long story.", "a", maxTokens: 4000), stopA.Token);
         await WaitUntil(() => engine.Status.GeneratedTokens >= 5);
         var before = engine.Status;
         var b = await engine.CollectAsync(Generation.Chat("hi", "b", maxTokens: 5));
         var after = engine.Status;
         Assert.False(longA.IsCompleted, "adapter b waited for adapter a's request to finish");
-        await longA;
+        stopA.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => longA);
         // b's prefill and its five tokens took a step each, and a generated in every step: neither waited for the
         // other. Counted in steps, not time; the bound is loose because the snapshots are taken by this thread,
-        // which a loaded machine wakes late (87 steps seen once), but waiting for a would have taken its ~390
+        // which a loaded machine wakes late (87 steps seen once), but waiting for a would have taken its ~3,990
         // remaining steps.
         var steps = after.Steps - before.Steps;
         Assert.True(steps <= 150, $"b's 5 tokens took {steps} steps");
