@@ -23,9 +23,9 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
         return path;
     }
 
-    private LlamaContext Context(int seqMax) => LlamaContext.Create(fixture.Model, new LlamaContextOptions
+    private LlamaContext Context(int seqMax, int threads = 2) => LlamaContext.Create(fixture.Model, new LlamaContextOptions
     {
-        ContextSize = 256 * seqMax, SeqMax = seqMax, BatchSize = 256, UBatchSize = 256, Threads = 2, KvUnified = true,
+        ContextSize = 256 * seqMax, SeqMax = seqMax, BatchSize = 256, UBatchSize = 256, Threads = threads, KvUnified = true,
         TypeK = GgmlType.F32, TypeV = GgmlType.F32,
     });
 
@@ -147,9 +147,9 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
     /// Every case in one pooled context: every prompt in one batch, then every sequence's next greedy token in one
     /// batch per step, each token on its own case's slots (adapter i in slot i * slotStride).
     /// </summary>
-    private List<(List<int> Tokens, List<float[]> LogProbs)> Pooled(Case[] cases, Dictionary<string, LlamaLoraAdapter> loaded, int slots, int slotStride, GgmlType type)
+    private List<(List<int> Tokens, List<float[]> LogProbs)> Pooled(Case[] cases, Dictionary<string, LlamaLoraAdapter> loaded, int slots, int slotStride, GgmlType type, int threads = 2)
     {
-        using var context = Context(cases.Length);
+        using var context = Context(cases.Length, threads);
         var pool = context.CreateAdapterPool(slots, maxRank: 8, adaptersPerToken: 4, type);
         var slotOf = new Dictionary<string, int>();
         foreach (var (path, adapter) in loaded)
@@ -184,6 +184,36 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
         return results;
     }
 
+    // One sequence on four threads: each decode step has one token (and the prompt's output.weight product one
+    // column), fewer columns than threads, so the gathered form's threads split each token's output rows. F32 factors
+    // against llama.cpp's own LoRA; F16 factors (on F16 files) against the F32 pool on two threads.
+    [Theory]
+    [InlineData(GgmlType.F32)]
+    [InlineData(GgmlType.F16)]
+    public void OneSequence_FewerTokensThanThreads_MatchesTheReference(GgmlType type)
+    {
+        var cases = Cases(type == GgmlType.F32 ? Serve.Gguf.GgmlType.F32 : Serve.Gguf.GgmlType.F16);
+        var loaded = Load(cases);
+        try
+        {
+            foreach (var c in new[] { cases[0], cases[3], cases[5] }) // one adapter; two with scales; output.weight
+            {
+                var expected = type == GgmlType.F32 ? Reference(c, loaded) : Pooled([c], loaded, 4, 1, GgmlType.F32)[0];
+                var actual = Pooled([c], loaded, 4, 1, type, threads: 4)[0];
+                Assert.Equal(expected.Tokens, actual.Tokens);
+                for (var step = 0; step < Steps; step++)
+                {
+                    var diff = MaxAbsDiffTop(expected.LogProbs[step], actual.LogProbs[step], 20);
+                    Assert.True(diff < 1e-3f, $"'{c.Prompt}' step {step}: log-probabilities differ by {diff}");
+                }
+            }
+        }
+        finally
+        {
+            foreach (var a in loaded.Values) a.Dispose();
+        }
+    }
+
     [Fact]
     public void HostGathers_F32Always_F16WhereTheCpuConvertsHalvesInSimd()
     {
@@ -199,7 +229,8 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
     [InlineData(0.5f)]
     public void UniformBatch_EveryTokenOnOneSlot_MatchesLlamaCppsLora(float scale)
     {
-        // Every token on the same slot takes plain products on that slot's factors (no mul_mat_id): same logits.
+        // Every token on the same slot: the gathered form on host memory (plain products on that slot's factors
+        // elsewhere, no mul_mat_id), with the slot index read per token: same logits.
         var cases = Cases();
         var a = LlamaLoraAdapter.Load(fixture.Model, cases[0].Adapters[0].Path);
         var d = LlamaLoraAdapter.Load(fixture.Model, cases[5].Adapters[0].Path); // output.weight among its targets
