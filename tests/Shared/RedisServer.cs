@@ -67,11 +67,49 @@ public sealed class RedisServer : IDisposable
         _process = null;
     }
 
+    /// <summary>
+    /// A free port below the kernel's ephemeral range. Tests kill the server and start it again on the same port, and
+    /// while it is down an ephemeral port is anyone's: another test's server bound to port 0, or an outgoing
+    /// connection, could take it, and the store under test would then reconnect to a stranger (a killed-Redis test saw
+    /// its reads succeed with no "unavailable" warning). Outside that range only another RedisServer's own pick, made
+    /// in that window and landing on the same port out of thousands, can.
+    /// </summary>
     private static int FreePort()
     {
+        var (low, _) = EphemeralRange();
+        const int span = 8000;
+        if (low - span >= 10000)
+        {
+            for (var attempt = 0; attempt < 200; attempt++)
+            {
+                var port = low - span + Random.Shared.Next(span);
+                try
+                {
+                    using var probe = new TcpListener(IPAddress.Loopback, port);
+                    probe.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                }
+            }
+        }
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static (int Low, int High) EphemeralRange()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            return (int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return (32768, 60999); // Linux's default
+        }
     }
 
     public void Dispose()
