@@ -3,7 +3,8 @@ using System.Globalization;
 using Serve.SideBySide;
 
 // Serve against llama-server, side by side, in one run: the same model, adapters, loads and client (serve-load's
-// runner), one server at a time on the same machine. Prints one table of throughput, TTFT and ITL with each ratio.
+// runner), one server at a time on the same machine. Prints one table of throughput, TTFT and ITL with each ratio,
+// and (with both servers) whether their greedy answers agree for the base model and a few adapters (Agreement.cs).
 //
 //   dotnet run -c Release --project benchmarks/Serve.SideBySide -- [run] [options]
 //   serve-side-by-side make-models --size 1b --adapters 64 --work DIR     (only make the model and adapters)

@@ -18,6 +18,7 @@ internal static class SideBySideRun
         var loads = options.LoadSpecs();
         var results = new Dictionary<(string Server, string Load), List<ScenarioReport>>();
         var notes = new List<string>();
+        string? agreement = null;
         var logs = options.OutputDirectory ?? Path.Combine(Path.GetTempPath(), "serve-side-by-side");
         // Both servers run at once and take the loads in turn (base on each, then one adapter on each, ...), so a
         // slow drift in what else the machine does falls on both sides of every ratio alike. An idle server waits
@@ -41,6 +42,20 @@ internal static class SideBySideRun
                 {
                     Console.WriteLine($"{server}: {e.Message}");
                     notes.Add($"{server} did not start: {e.Message.Split('\n')[0]}");
+                }
+            }
+            // Whether the two compute the same answers, before the loads (see Agreement).
+            if (processes.Count == 2)
+            {
+                try
+                {
+                    agreement = await Agreement.CheckAsync(models, processes.First(p => p.Server == "serve").Process.BaseUrl,
+                        processes.First(p => p.Server == "llama-server").Process.BaseUrl, options.LoadTime);
+                    Console.WriteLine(agreement);
+                }
+                catch (Exception e) when (e is BenchFailedException or HttpRequestException or TaskCanceledException)
+                {
+                    notes.Add($"the answers could not be compared: {e.Message.Split('\n')[0]}");
                 }
             }
             var exited = new HashSet<string>();
@@ -88,7 +103,7 @@ internal static class SideBySideRun
         {
             foreach (var (_, process) in processes) await process.DisposeAsync();
         }
-        return Table(options, models, loads, results, notes);
+        return Table(options, models, loads, results, notes, agreement);
     }
 
     private static async Task<ServerProcess> StartServeAsync(BenchOptions options, ModelSet models, int port, string log)
@@ -182,15 +197,7 @@ internal static class SideBySideRun
         var extra = new JsonObject { ["ignore_eos"] = true };
         Dictionary<string, JsonObject>? perAdapter = null;
         if (server == "llama-server" && models.Adapters.Count > 0)
-        {
-            // llama-server applies every --lora adapter to a request without a `lora` list: always send one, with
-            // scale 1 for the request's own adapter (by --lora order) and 0 for the rest.
-            JsonObject Lora(int own) => new()
-            {
-                ["lora"] = new JsonArray([.. models.Adapters.Select((_, i) => (JsonNode)new JsonObject { ["id"] = i, ["scale"] = i == own ? 1.0 : 0.0 })]),
-            };
-            perAdapter = names.ToDictionary(n => n, n => Lora(models.Adapters.ToList().FindIndex(a => a.Name == n)));
-        }
+            perAdapter = names.ToDictionary(n => n, n => LlamaServerLora(models, models.Adapters.ToList().FindIndex(a => a.Name == n))!);
         var requests = warmUp ? load.Streams : load.Requests;
         return new RunSpec
         {
@@ -224,6 +231,15 @@ internal static class SideBySideRun
         };
     }
 
+    /// <summary>
+    /// llama-server applies every --lora adapter to a request without a `lora` list, so one is always sent: scale 1 for
+    /// adapter own (by --lora order) and 0 for the rest; own -1 is the base model. Null when there are no adapters.
+    /// </summary>
+    internal static JsonObject? LlamaServerLora(ModelSet models, int own) => models.Adapters.Count == 0 ? null : new()
+    {
+        ["lora"] = new JsonArray([.. models.Adapters.Select((_, i) => (JsonNode)new JsonObject { ["id"] = i, ["scale"] = i == own ? 1.0 : 0.0 })]),
+    };
+
     internal static int LoadSeed(string loadName)
     {
         var seed = 7;
@@ -234,7 +250,7 @@ internal static class SideBySideRun
     private static string Slug(string name) => name.Replace(' ', '-');
 
     private static string Table(BenchOptions options, ModelSet models, IReadOnlyList<LoadSpec> loads,
-        Dictionary<(string, string), List<ScenarioReport>> results, List<string> notes)
+        Dictionary<(string, string), List<ScenarioReport>> results, List<string> notes, string? agreement)
     {
         var rounds = options.Rounds;
         // With several rounds: each server's median throughput per load, the ratio of those medians, and TTFT/ITL
@@ -295,6 +311,7 @@ internal static class SideBySideRun
             }
             if (parts.Count > 0) sb.AppendLine().Append(server == "serve" ? "Serve" : server).Append(": ").Append(string.Join("; ", parts)).AppendLine();
         }
+        if (agreement is not null) sb.AppendLine().AppendLine(agreement);
         if (notes.Count > 0)
         {
             sb.AppendLine();
