@@ -102,6 +102,9 @@ internal static class ManyAdapterBench
             $"(median {paired[paired.Length / 2]:F3}x)   target >= 0.8x");
         Console.WriteLine($"step p99/p50 while cold adapters load: {string.Join(" ", loadRatios.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} (per Zipf round)   target <= 2x");
         Console.WriteLine($"  their p99 against the median of all the run's steps: {string.Join(" ", mixed.Select(m => (m.LoadP99 / m.StepP50).ToString("F2", CultureInfo.InvariantCulture)))}");
+        // What the loads add, apart from what the steps cost anyway (prefill steps included on both sides): near 1 when
+        // a load never holds a step back
+        Console.WriteLine($"  their p99 against the p99 of the run's other steps: {string.Join(" ", mixed.Select(m => (m.LoadP99 / m.OtherP99).ToString("F2", CultureInfo.InvariantCulture)))}");
         Console.WriteLine($"(for reference, step p99/p50 of the single-adapter runs: {string.Join(" ", single.Select(s => (s.StepP99 / s.StepP50).ToString("F2", CultureInfo.InvariantCulture)))})");
     }
 
