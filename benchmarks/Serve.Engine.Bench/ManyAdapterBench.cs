@@ -18,7 +18,7 @@ internal static class ManyAdapterBench
     private const int Slots = 64;
     private const int Rank = 8;
 
-    public static async Task RunAsync(string model, string work, int count, int requests, int tokens, int rounds, int? threads, int? poolRank, Serve.Llama.Native.GgmlType? poolType, int batch)
+    public static async Task RunAsync(string model, string work, int count, int requests, int tokens, int rounds, int? threads, int? poolRank, Serve.Llama.Native.GgmlType? poolType, int batch, int? prefillWhileDecoding)
     {
         var clock = Stopwatch.StartNew();
         var directory = Path.Combine(work, $"adapters-many-r{Rank}-f16-" + Path.GetFileNameWithoutExtension(model));
@@ -45,10 +45,10 @@ internal static class ManyAdapterBench
             ModelPath = model, AdaptersDirectory = directory, MaxSequences = Streams, ContextPerSequence = 256, PrefixCache = false,
             MaxLoadedAdapters = Slots, AdapterPoolRank = poolRank, MaxAdapterRank = Math.Min(poolRank ?? 16, 16), // 16: the engine's default
             AdapterPoolType = poolType,
-            BatchSize = batch, Threads = threads,
+            BatchSize = batch, Threads = threads, PrefillTokensWhileDecoding = prefillWhileDecoding,
         });
         Console.WriteLine($"engine started with {engine.Adapters.List().Count} adapters registered in {clock.Elapsed.TotalSeconds:F1} s; " +
-            $"{Slots} slots (pool rank {poolRank?.ToString(CultureInfo.InvariantCulture) ?? "default"}, factors {poolType?.ToString() ?? "default"}), {Streams} streams, {requests} requests of {tokens / 2}-{tokens} tokens a run, at most {batch} tokens a step, " +
+            $"{Slots} slots (pool rank {poolRank?.ToString(CultureInfo.InvariantCulture) ?? "default"}, factors {poolType?.ToString() ?? "default"}), {Streams} streams, {requests} requests of {tokens / 2}-{tokens} tokens a run, at most {batch} tokens a step{(prefillWhileDecoding is { } pw ? $" ({pw} prompt tokens with decodes)" : "")}, " +
             $"{Environment.ProcessorCount} cores, {(threads is null ? "llama.cpp's default threads" : $"{threads} llama.cpp threads")}");
 
         using var meters = new StepMeters();

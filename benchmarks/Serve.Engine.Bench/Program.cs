@@ -16,7 +16,8 @@ using Serve.Models;
 // 64: answers of 32-64 tokens) size each run, --rounds (default 3) how many of each, interleaved; --pool-rank pads
 // the pool's slots (default: the engine's MaxAdapterRank, 16), --pool-type sets its factors' type (default: the
 // engine's choice, F16 where the build has the pool's F16 CPU kernel); --batch sets
-// EngineOptions.BatchSize, the most tokens one step decodes (default 512: a step may take every new prompt at once).
+// EngineOptions.BatchSize, the most tokens one step decodes (default 512: a step may take every new prompt at once);
+// --prefill-while-decoding N sets EngineOptions.PrefillTokensWhileDecoding (prompt tokens in a step that also decodes).
 var tokens = ArgValue("--tokens", 64);
 var threads = ArgValue("--threads", 0);
 var rounds = ArgValue("--rounds", 3);
@@ -48,7 +49,8 @@ if (ArgValue("--many", 0) is > 0 and var many)
 {
     Console.WriteLine($"model {Path.GetFileName(model)}: {spec.ParameterCount / 1e6:F1}M parameters {weights}, {new FileInfo(model).Length / 1e6:F0} MB");
     await ManyAdapterBench.RunAsync(model, work, many, ArgValue("--requests", 320), ArgValue("--tokens", 64), ArgValue("--rounds", 3), threads > 0 ? threads : null,
-        poolRank > 0 ? poolRank : null, poolType, ArgValue("--batch", 512));
+        poolRank > 0 ? poolRank : null, poolType, ArgValue("--batch", 512),
+        ArgValue("--prefill-while-decoding", 0) is > 0 and var pw ? pw : null);
     return;
 }
 var adapters = Path.Combine(work, "adapters-" + Path.GetFileNameWithoutExtension(model));

@@ -31,6 +31,14 @@ public sealed record EngineOptions
     /// <summary>Most prompt tokens one sequence processes per step, so a long prompt never stalls other sequences.</summary>
     public int PrefillChunk { get; init; } = 256;
 
+    /// <summary>
+    /// Most prompt tokens in a step that also decodes (null: as many as BatchSize leaves after the decode tokens). A
+    /// step costs about its token count where compute bounds it (a CPU), so this bounds the gap between a running
+    /// stream's tokens while new prompts arrive (Sarathi-Serve's token budget), at the price of those prompts' TTFT; a
+    /// step with nothing to decode still prefills up to BatchSize, so a lone long prompt is not slowed.
+    /// </summary>
+    public int? PrefillTokensWhileDecoding { get; init; }
+
     /// <summary>Requests waiting for a sequence slot beyond which new requests are refused (EngineOverloadedException).</summary>
     public int MaxQueuedRequests { get; init; } = 256;
 

@@ -394,6 +394,8 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         Require(o.BatchSize >= o.MaxSequences, $"BatchSize ({o.BatchSize}) must be at least MaxSequences ({o.MaxSequences}): every running sequence decodes a token per step.");
         Require(o.UBatchSize >= 1, $"UBatchSize must be at least 1, got {o.UBatchSize}.");
         Require(o.PrefillChunk >= 1, $"PrefillChunk must be at least 1, got {o.PrefillChunk}.");
+        Require(o.PrefillTokensWhileDecoding is null or >= 1,
+            $"PrefillTokensWhileDecoding must be at least 1 (or unset), got {o.PrefillTokensWhileDecoding}: with 0 no prompt would start while anything decodes.");
         Require(o.MaxQueuedRequests >= 0, $"MaxQueuedRequests must not be negative, got {o.MaxQueuedRequests}.");
         Require(o.MaxLoadedAdapters >= 1, $"MaxLoadedAdapters must be at least 1, got {o.MaxLoadedAdapters}.");
         Require(o.MaxAdapterRank is >= 1 and <= 1024, $"MaxAdapterRank must be in [1, 1024], got {o.MaxAdapterRank}.");

@@ -214,4 +214,11 @@ public sealed class GenerationTests(EngineFixture fixture)
         var e = Assert.Throws<ArgumentException>(() => InferenceEngine.Start(fixture.Options() with { MaxSequences = 8, BatchSize = 4 }));
         Assert.Contains("BatchSize", e.Message);
     }
+
+    [Fact]
+    public void Start_NoPrefillWhileDecoding_IsRefused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => InferenceEngine.Start(fixture.Options() with { PrefillTokensWhileDecoding = 0 }));
+        Assert.Contains("PrefillTokensWhileDecoding", e.Message);
+    }
 }

@@ -147,6 +147,36 @@ public sealed class SchedulerPolicyTests
     }
 
     [Fact]
+    public void Plan_PrefillTokensWhileDecoding_CapsPromptTokensOnlyInStepsThatDecode()
+    {
+        var (policy, decoder) = Start(Options(prefillChunk: 64) with { PrefillTokensWhileDecoding = 5 });
+        // Nothing decodes yet: the first prompt goes in whole (up to PrefillChunk), the cap does not apply.
+        var first = Request(1, Tokens(0, 20));
+        policy.Waiting.Add(first);
+        policy.Admit(Acquire);
+        var alone = Step(policy, decoder);
+        Assert.Equal([(first, 20)], alone.Chunks);
+
+        // first now decodes: two new prompts share 5 prompt tokens a step, in arrival order, next to its decode token.
+        var second = Request(2, Tokens(100, 7));
+        var third = Request(3, Tokens(200, 4));
+        policy.Waiting.AddRange([second, third]);
+        policy.Admit(Acquire);
+        var plan = Step(policy, decoder);
+        Assert.Equal([first], plan.Decoding);
+        Assert.Equal([(second, 5)], plan.Chunks);
+        Assert.Equal(6, plan.Tokens);
+        plan = Step(policy, decoder);
+        Assert.Equal([first], plan.Decoding);
+        Assert.Equal([(second, 2), (third, 3)], plan.Chunks);
+        Assert.Contains((second, 2), plan.Outputs); // second's prompt is complete: its last row is sampled
+        plan = Step(policy, decoder);
+        Assert.Equal([first, second], plan.Decoding);
+        Assert.Equal([(third, 1)], plan.Chunks);
+        Assert.False(third.IsPrefilling);
+    }
+
+    [Fact]
     public void Plan_EveryRunningSequence_OneDecodeTokenEach_NeverMoreThanMaxSequences()
     {
         var (policy, decoder) = Start(Options(maxSequences: 3));

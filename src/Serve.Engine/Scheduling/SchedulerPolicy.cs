@@ -248,9 +248,10 @@ internal sealed class SchedulerPolicy
     /// <summary>
     /// The step's batch: every running sequence whatever its adapters, a decode token each first, then prompt chunks
     /// (at most PrefillChunk per sequence) while the budget lasts (BatchSize >= MaxSequences is validated, so every
-    /// decode token fits). Followers waiting for their leader's prompt are left out. Decode tokens go in sequence-id
-    /// order: with separate KV streams (KvUnified off) llama.cpp puts consecutive ids into one ubatch and splits the
-    /// batch wherever the next id is not one more than the last.
+    /// decode token fits), at most PrefillTokensWhileDecoding prompt tokens in all when the step decodes. Followers
+    /// waiting for their leader's prompt are left out. Decode tokens go in sequence-id order: with separate KV streams
+    /// (KvUnified off) llama.cpp puts consecutive ids into one ubatch and splits the batch wherever the next id is not
+    /// one more than the last.
     /// </summary>
     public StepPlan Plan(int budget)
     {
@@ -263,6 +264,7 @@ internal sealed class SchedulerPolicy
             plan.Members.Add(s);
             budget--;
         }
+        if (plan.Decoding.Count > 0 && _options.PrefillTokensWhileDecoding is { } cap) budget = Math.Min(budget, cap);
         foreach (var s in Running)
         {
             if (s.AwaitingLeader || !s.IsPrefilling) continue;

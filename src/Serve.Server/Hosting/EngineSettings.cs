@@ -29,6 +29,8 @@ public sealed class EngineSettings
     [Range(1, 1 << 20)] public int? BatchSize { get; set; }
     [Range(1, 1 << 20)] public int? UBatchSize { get; set; }
     [Range(1, 1 << 20)] public int? PrefillChunk { get; set; }
+    /// <summary>Most prompt tokens in a step that also decodes (null: whatever BatchSize leaves); bounds inter-token gaps.</summary>
+    [Range(1, 1 << 20)] public int? PrefillTokensWhileDecoding { get; set; }
     [Range(0, 1 << 20)] public int? MaxQueuedRequests { get; set; }
     [Range(1, 1024)] public int? MaxLoadedAdapters { get; set; }
     /// <summary>Share of MaxSequences one client (API key, or address without keys) may run at once.</summary>
@@ -65,6 +67,7 @@ public sealed class EngineSettings
             BatchSize = BatchSize ?? Math.Max(o.BatchSize, MaxSequences ?? 0),
             UBatchSize = UBatchSize ?? o.UBatchSize,
             PrefillChunk = PrefillChunk ?? o.PrefillChunk,
+            PrefillTokensWhileDecoding = PrefillTokensWhileDecoding ?? o.PrefillTokensWhileDecoding,
             MaxQueuedRequests = MaxQueuedRequests ?? o.MaxQueuedRequests,
             MaxLoadedAdapters = MaxLoadedAdapters ?? o.MaxLoadedAdapters,
             ClientRunningShare = ClientRunningShare ?? o.ClientRunningShare,
