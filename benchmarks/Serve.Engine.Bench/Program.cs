@@ -16,12 +16,14 @@ using Serve.Models;
 // 64: answers of 32-64 tokens) size each run, --rounds (default 3) how many of each, interleaved; --pool-rank pads
 // the pool's slots (default: the engine's MaxAdapterRank, 16), --pool-type sets its factors' type (default: the
 // engine's choice, F16 where the build has the pool's F16 CPU kernel); --batch sets
-// EngineOptions.BatchSize, the most tokens one step decodes (default 512: a step may take every new prompt at once);
-// --prefill-while-decoding N sets EngineOptions.PrefillTokensWhileDecoding (prompt tokens in a step that also decodes).
+// EngineOptions.BatchSize, the most tokens one step decodes (default 512: a step may take every new prompt at once).
+// --prefill-while-decoding N sets EngineOptions.PrefillTokensWhileDecoding (prompt tokens in a step that also
+// decodes), in either benchmark; the engine refuses values below 1.
 var tokens = ArgValue("--tokens", 64);
 var threads = ArgValue("--threads", 0);
 var rounds = ArgValue("--rounds", 3);
 var poolRank = ArgValue("--pool-rank", 0);
+int? prefillWhileDecoding = Array.IndexOf(Environment.GetCommandLineArgs(), "--prefill-while-decoding") >= 0 ? ArgValue("--prefill-while-decoding", 0) : null;
 Serve.Llama.Native.GgmlType? poolType = ArgString("--pool-type", "") switch
 {
     "" => null,
@@ -49,8 +51,7 @@ if (ArgValue("--many", 0) is > 0 and var many)
 {
     Console.WriteLine($"model {Path.GetFileName(model)}: {spec.ParameterCount / 1e6:F1}M parameters {weights}, {new FileInfo(model).Length / 1e6:F0} MB");
     await ManyAdapterBench.RunAsync(model, work, many, ArgValue("--requests", 320), ArgValue("--tokens", 64), ArgValue("--rounds", 3), threads > 0 ? threads : null,
-        poolRank > 0 ? poolRank : null, poolType, ArgValue("--batch", 512),
-        ArgValue("--prefill-while-decoding", 0) is > 0 and var pw ? pw : null);
+        poolRank > 0 ? poolRank : null, poolType, ArgValue("--batch", 512), prefillWhileDecoding);
     return;
 }
 var adapters = Path.Combine(work, "adapters-" + Path.GetFileNameWithoutExtension(model));
@@ -72,7 +73,7 @@ foreach (var n in counts)
     {
         ModelPath = model, AdaptersDirectory = adapters, MaxSequences = streams, ContextPerSequence = 256, PrefixCache = false,
         MaxLoadedAdapters = n, BatchSize = Math.Max(512, streams), Threads = threads > 0 ? threads : null,
-        AdapterPoolRank = poolRank > 0 ? poolRank : null, AdapterPoolType = poolType,
+        AdapterPoolRank = poolRank > 0 ? poolRank : null, AdapterPoolType = poolType, PrefillTokensWhileDecoding = prefillWhileDecoding,
     });
     var load = new LoadRunner(new EngineTarget(pooled), tokens);
     await load.RunAsync(i => $"adapter{i % n}", streams); // warm-up: loads every adapter into its slot, first graphs

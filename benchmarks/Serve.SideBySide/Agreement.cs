@@ -42,9 +42,10 @@ internal static class Agreement
                 var serve = await CompleteAsync(http, serveUrl, Body(name, prompt, null));
                 var llama = await CompleteAsync(http, llamaServerUrl, Body(name, prompt, SideBySideRun.LlamaServerLora(models, i)));
                 adapterCases++;
+                var (common, longer) = (CommonPrefix(serve, llama), Math.Max(serve.Length, llama.Length));
                 if (serve == llama) adapterSame++;
-                else parted.Add($"{name} after {CommonPrefix(serve, llama)} of {Math.Max(serve.Length, llama.Length)} characters");
-                shared.Add(Math.Max(serve.Length, llama.Length) == 0 ? 1 : (double)CommonPrefix(serve, llama) / Math.Max(serve.Length, llama.Length));
+                else parted.Add($"{name} after {common} of {longer} characters");
+                shared.Add(longer == 0 ? 1 : (double)common / longer);
                 if (serve != serveBase) applied++;
             }
         }

@@ -76,7 +76,7 @@ public sealed class RedisServer : IDisposable
     /// </summary>
     private static int FreePort()
     {
-        var (low, _) = EphemeralRange();
+        var low = EphemeralRangeStart();
         const int span = 8000;
         if (low - span >= 10000)
         {
@@ -99,16 +99,16 @@ public sealed class RedisServer : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static (int Low, int High) EphemeralRange()
+    private static int EphemeralRangeStart()
     {
         try
         {
             var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            return (int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+            return int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
         {
-            return (32768, 60999); // Linux's default
+            return 32768; // Linux's default
         }
     }
 
