@@ -323,8 +323,12 @@ public sealed unsafe class LlamaContext : IDisposable
     /// Gives the context an adapter pool: <paramref name="slots"/> adapter slots of rank up to
     /// <paramref name="maxRank"/>, each token of a batch using up to <paramref name="adaptersPerToken"/> of them.
     /// F32 factors compute exactly as llama.cpp's own LoRA does on the CPU; F16 halves their memory (GPU).
+    /// <paramref name="hostGathered"/> false makes weights in host memory take the form of weights in GPU memory
+    /// (mul_mat_id, and views of one slot when every token uses it) instead of the faster gathered form: for tests
+    /// of that form on a CPU.
     /// </summary>
-    public LlamaAdapterPool CreateAdapterPool(int slots, int maxRank, int adaptersPerToken = 1, GgmlType type = GgmlType.F32)
+    public LlamaAdapterPool CreateAdapterPool(int slots, int maxRank, int adaptersPerToken = 1, GgmlType type = GgmlType.F32,
+        bool hostGathered = true)
     {
         ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
@@ -333,7 +337,7 @@ public sealed unsafe class LlamaContext : IDisposable
         if (type is not (GgmlType.F32 or GgmlType.F16)) throw new ArgumentException($"The pool's factors are F32 or F16, not {type}.", nameof(type));
         if (AdapterPool is not null) throw new InvalidOperationException("This context already has an adapter pool.");
         var capture = LlamaLogging.BeginCapture();
-        if (NativeApi.llama_lora_pool_init(Handle, slots, maxRank, adaptersPerToken, type) != 0)
+        if (NativeApi.llama_lora_pool_init(Handle, slots, maxRank, adaptersPerToken, type, hostGathered) != 0)
             throw LlamaException.FromNative("llama_lora_pool_init failed", capture.Errors);
         return AdapterPool = new LlamaAdapterPool(this, slots, maxRank, adaptersPerToken, type);
     }

@@ -24,6 +24,9 @@ public readonly unsafe struct GgmlTensor
     /// <summary>True for GGML_OP_MUL_MAT: Source(0) is the weight, Source(1) the input, the result one column per token.</summary>
     public bool IsMatMul => Native.Op == GgmlOps.MulMat;
 
+    /// <summary>The operation's ggml name (ggml_op_name): MUL_MAT, MUL_MAT_ID, CUSTOM, NONE for a leaf.</summary>
+    public string OpName => NativeApi.PtrToString(NativeApi.ggml_op_name(Native.Op)) ?? "";
+
     /// <summary>Elements along a dimension (0 = the contiguous one).</summary>
     public long Elements(int dimension)
     {
