@@ -18,7 +18,7 @@ internal static class SideBySideRun
         var loads = options.LoadSpecs();
         var results = new Dictionary<(string Server, string Load), List<ScenarioReport>>();
         var notes = new List<string>();
-        string? agreement = null;
+        string? agreement = null, reserves = null;
         var logs = options.OutputDirectory ?? Path.Combine(Path.GetTempPath(), "serve-side-by-side");
         // Both servers run at once and take the loads in turn (base on each, then one adapter on each, ...), so a
         // slow drift in what else the machine does falls on both sides of every ratio alike. An idle server waits
@@ -58,6 +58,7 @@ internal static class SideBySideRun
                     notes.Add($"the answers could not be compared: {e.Message.Split('\n')[0]}");
                 }
             }
+            var reservesBefore = processes.ToDictionary(p => p.Server, p => CountReserves(p.Process.LogPath));
             var exited = new HashSet<string>();
             for (var round = 0; round < options.Rounds; round++)
             {
@@ -98,12 +99,14 @@ internal static class SideBySideRun
                     }
                 }
             }
+            reserves = ReservesLine(processes.Select(p => (p.Server, reservesBefore[p.Server], CountReserves(p.Process.LogPath))));
+            Console.WriteLine(reserves);
         }
         finally
         {
             foreach (var (_, process) in processes) await process.DisposeAsync();
         }
-        return Table(options, models, loads, results, notes, agreement);
+        return Table(options, models, loads, results, notes, agreement, reserves);
     }
 
     private static async Task<ServerProcess> StartServeAsync(BenchOptions options, ModelSet models, int port, string log)
@@ -122,6 +125,8 @@ internal static class SideBySideRun
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["Logging__LogLevel__Default"] = "Warning",
+            // llama.cpp's load report and its graph reserves (counted below the table)
+            ["Logging__LogLevel__llama.cpp"] = "Information",
             ["Serve__Engine__Model"] = models.ModelPath,
             ["Serve__Engine__Adapters"] = adapterDir,
             ["Serve__Engine__MaxSequences"] = maxStreams.ToString(Inv),
@@ -152,8 +157,13 @@ internal static class SideBySideRun
             "-ngl", options.GpuLayers.ToString(Inv),
         };
         if (options.Threads > 0) args.AddRange(["-t", options.Threads.ToString(Inv)]);
-        foreach (var (_, path) in models.Adapters) args.AddRange(["--lora", path]);
-        if (models.Adapters.Count > 0) args.Add("--lora-init-without-apply");
+        if (models.Adapters.Count > 0)
+        {
+            // one comma-separated --lora: this llama-server warns that a repeated argument is deprecated
+            if (models.Adapters.Select(a => a.Path).FirstOrDefault(path => path.Contains(',')) is { } bad)
+                throw new BenchUsageException($"llama-server takes its adapters as one comma-separated list; this path has a comma: {bad}");
+            args.AddRange(["--lora", string.Join(',', models.Adapters.Select(a => a.Path)), "--lora-init-without-apply"]);
+        }
         var env = new Dictionary<string, string>
         {
             ["LD_LIBRARY_PATH"] = string.Join(':', binDir, Path.GetFullPath(Path.Combine(binDir, "..", "lib")),
@@ -250,7 +260,7 @@ internal static class SideBySideRun
     private static string Slug(string name) => name.Replace(' ', '-');
 
     private static string Table(BenchOptions options, ModelSet models, IReadOnlyList<LoadSpec> loads,
-        Dictionary<(string, string), List<ScenarioReport>> results, List<string> notes, string? agreement)
+        Dictionary<(string, string), List<ScenarioReport>> results, List<string> notes, string? agreement, string? reserves = null)
     {
         var rounds = options.Rounds;
         // With several rounds: each server's median throughput per load, the ratio of those medians, and TTFT/ITL
@@ -312,12 +322,40 @@ internal static class SideBySideRun
             if (parts.Count > 0) sb.AppendLine().Append(server == "serve" ? "Serve" : server).Append(": ").Append(string.Join("; ", parts)).AppendLine();
         }
         if (agreement is not null) sb.AppendLine().AppendLine(agreement);
+        if (reserves is not null) sb.AppendLine().AppendLine(reserves);
         if (notes.Count > 0)
         {
             sb.AppendLine();
             foreach (var n in notes) sb.AppendLine("- " + n);
         }
         return sb.ToString();
+    }
+
+    // llama.cpp logs "sched_reserve: reserving ..." each time it reserves its graph again: before the adapter pool,
+    // on every change of the adapters set on a context, 36 ms each on the H200 (issue 13). Each server's log is
+    // read before the loads and after them.
+    internal const string ReserveLine = "sched_reserve: reserving";
+
+    internal static int CountReserves(string logPath)
+    {
+        using var stream = new FileStream(logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        var n = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Contains(ReserveLine, StringComparison.Ordinal)) n++;
+        }
+        return n;
+    }
+
+    /// <summary>The graph reserves each server made during the loads (warm-ups included). A log without a single
+    /// reserve line, not even the start-up one, does not show llama.cpp's info lines: "not logged", not 0.</summary>
+    internal static string? ReservesLine(IEnumerable<(string Server, int Before, int After)> counts)
+    {
+        var parts = counts.Select(c => c.Before == 0 && c.After == 0
+            ? $"{c.Server} not logged"
+            : string.Create(Inv, $"{c.Server} {c.After - c.Before}")).ToList();
+        return parts.Count == 0 ? null : "Graph reserves during the loads (llama.cpp's sched_reserve, warm-ups included): " + string.Join(", ", parts) + ".";
     }
 
     internal static double MedianOf(IEnumerable<double> values)
