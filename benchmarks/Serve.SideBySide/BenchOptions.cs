@@ -22,6 +22,7 @@ internal sealed record BenchOptions
     public string? LlamaServer { get; init; }
     public string? Serve { get; init; }
     public string? ServeLibraryDirectory { get; init; }
+    public IReadOnlyList<(string Name, string Value)> ServeSettings { get; init; } = [];
     public IReadOnlyList<string> Loads { get; init; } = ["base", "one", "mixed", "stream"];
     public IReadOnlyList<string> Servers { get; init; } = ["llama-server", "serve"];
     public int Streams { get; init; } = 8;
@@ -48,6 +49,7 @@ internal sealed record BenchOptions
           --llama-server PATH    llama-server binary (default: native/build-llama.sh --server builds or finds it)
           --serve PATH           directory of a Serve.Server build or publish (default: src/Serve.Server's Release output)
           --serve-lib DIR        llama.cpp libraries for Serve (SERVE_LLAMA_LIB_DIR), e.g. a CUDA build
+          --serve-setting N=V    an engine setting for Serve (Serve:Engine:N), e.g. AdapterPoolType=Q8_0; repeatable
           --servers LIST         llama-server,serve (default both, in that order)
           --loads LIST           base,one,mixed,stream; mixed:N mixes the first N adapters (mixed = all)
           --streams N            concurrent clients for every load but stream (default 8)
@@ -115,6 +117,7 @@ internal sealed record BenchOptions
                 "--llama-server" => o with { LlamaServer = Value() },
                 "--serve" => o with { Serve = Value() },
                 "--serve-lib" => o with { ServeLibraryDirectory = Value() },
+                "--serve-setting" => o with { ServeSettings = [.. o.ServeSettings, Setting(name, Value())] },
                 "--servers" => o with { Servers = List(Value(), ["llama-server", "serve"], name) },
                 "--loads" => o with { Loads = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--streams" => o with { Streams = Positive(name, Int()) },
@@ -142,6 +145,15 @@ internal sealed record BenchOptions
 
     private static int ParseInt(string name, string value) =>
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : throw new BenchUsageException($"{name}: '{value}' is not a number");
+
+    private static (string, string) Setting(string name, string value)
+    {
+        var eq = value.IndexOf('=');
+        var key = eq > 0 ? value[..eq] : "";
+        if (key.Length == 0 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') || eq == value.Length - 1)
+            throw new BenchUsageException($"{name}: '{value}' is not NAME=VALUE with an engine setting's name (e.g. AdapterPoolType=Q8_0)");
+        return (key, value[(eq + 1)..]);
+    }
 
     private static int Positive(string name, int value) => value > 0 ? value : throw new BenchUsageException($"{name} must be > 0");
 

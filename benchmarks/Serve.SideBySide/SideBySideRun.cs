@@ -140,6 +140,7 @@ internal static class SideBySideRun
             ["Serve__Cache__Enabled"] = "false",
         };
         if (options.Threads > 0) env["Serve__Engine__Threads"] = options.Threads.ToString(Inv);
+        foreach (var (name, value) in options.ServeSettings) env["Serve__Engine__" + name] = value;
         if (options.ServeLibraryDirectory is { } lib) env["SERVE_LLAMA_LIB_DIR"] = Path.GetFullPath(lib);
         var (file, args) = File.Exists(exe) ? (exe, Array.Empty<string>()) : ("dotnet", new[] { dll });
         return await ServerProcess.StartAsync("serve", file, args, env, port, log, options.StartTimeout);
@@ -275,6 +276,8 @@ internal static class SideBySideRun
         sb.AppendLine(string.Create(Inv, $"Side by side: {models.Description}"));
         sb.AppendLine(string.Create(Inv,
             $"{Environment.ProcessorCount} cores; {options.Tokens} tokens per response (ignore_eos, greedy), prompts of {options.PromptWords} words, {options.Endpoint} endpoint, streamed; gpu layers {options.GpuLayers}; threads {(options.Threads > 0 ? options.Threads.ToString(Inv) : "default")}"));
+        if (options.ServeSettings.Count > 0)
+            sb.AppendLine("Serve's engine settings: " + string.Join(", ", options.ServeSettings.Select(s => $"{s.Name}={s.Value}")));
         if (rounds > 1)
             sb.AppendLine(string.Create(Inv,
                 $"{rounds} rounds, servers taking each load in turn; tok/s is each server's median over the rounds, the ratio is of those medians, TTFT/ITL are from each server's median round"));

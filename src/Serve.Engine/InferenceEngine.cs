@@ -93,9 +93,10 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             // F16 factors would take mul_mat_id, far slower there. On a GPU the slots' rank is padded (with zeros)
             // to a multiple of 64: CUDA's tensor-core mul_mat_id kernel (mmf) needs the A stack's rows in blocks of
             // 32 and the B stack's rows 64 halves long; otherwise each product falls back to a per-expert loop that
-            // copies the token->slot map to the host and synchronizes, twice per targeted weight.
-            var poolRank = options.AdapterPoolRank ?? (onGpu ? GpuPoolRank(options.MaxAdapterRank) : options.MaxAdapterRank);
+            // copies the token->slot map to the host and synchronizes, twice per targeted weight. Q8_0 factors (opt-in)
+            // take CUDA's quantized kernel (mmq), which needs only whole 32-value blocks: rank 32.
             var poolType = options.AdapterPoolType ?? (onGpu || LlamaAdapterPool.HostGathers(GgmlType.F16) ? GgmlType.F16 : GgmlType.F32);
+            var poolRank = options.AdapterPoolRank ?? DefaultPoolRank(options.MaxAdapterRank, poolType, onGpu);
             if (!onGpu && poolType != GgmlType.F32 && !LlamaAdapterPool.HostGathers(poolType))
                 logger.LogWarning(
                     "AdapterPoolType {Type}: this CPU has no adapter-pool kernel for it, so mixed-adapter batches take mul_mat_id, which is slower; F32 keeps the pool's kernel",
@@ -141,6 +142,15 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     /// <summary>True for the base model's served name and for "base".</summary>
     /// <summary>The adapter pool's rank on a GPU: MaxAdapterRank rounded up to a multiple of 64 (see Start).</summary>
     internal static int GpuPoolRank(int maxAdapterRank) => (maxAdapterRank + 63) / 64 * 64;
+
+    /// <summary>
+    /// The pool's rank when AdapterPoolRank is unset. Q8_0: a multiple of 32 anywhere (whole blocks; CUDA's quantized
+    /// mul_mat_id takes it as it is). F16 and F32 on a GPU: a multiple of 64 (F16's B rows must be 64 halves long for
+    /// CUDA's tensor-core mul_mat_id kernel, below which ggml falls back to one product per slot with a stream sync
+    /// each; F32 is padded alike). On the CPU: MaxAdapterRank (the gathered kernel reads only each slot's own rank).
+    /// </summary>
+    internal static int DefaultPoolRank(int maxAdapterRank, GgmlType type, bool onGpu) =>
+        type == GgmlType.Q8_0 ? (maxAdapterRank + 31) / 32 * 32 : onGpu ? GpuPoolRank(maxAdapterRank) : maxAdapterRank;
 
     public bool IsBaseModelName(string model) => model == "base" || model == BaseModel.Name;
 
@@ -399,8 +409,10 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
         Require(o.MaxQueuedRequests >= 0, $"MaxQueuedRequests must not be negative, got {o.MaxQueuedRequests}.");
         Require(o.MaxLoadedAdapters >= 1, $"MaxLoadedAdapters must be at least 1, got {o.MaxLoadedAdapters}.");
         Require(o.MaxAdapterRank is >= 1 and <= 1024, $"MaxAdapterRank must be in [1, 1024], got {o.MaxAdapterRank}.");
-        Require(o.AdapterPoolType is null or GgmlType.F32 or GgmlType.F16,
-            $"AdapterPoolType must be F32 or F16, got {o.AdapterPoolType}.");
+        Require(o.AdapterPoolType is null or GgmlType.F32 or GgmlType.F16 or GgmlType.Q8_0,
+            $"AdapterPoolType must be F32, F16 or Q8_0, got {o.AdapterPoolType}.");
+        Require(o.AdapterPoolType != GgmlType.Q8_0 || o.AdapterPoolRank is null || o.AdapterPoolRank % 32 == 0,
+            $"AdapterPoolRank must be a multiple of 32 with AdapterPoolType Q8_0 (whole Q8_0 blocks), got {o.AdapterPoolRank}.");
         Require(o.AdapterPoolRank is null || (o.AdapterPoolRank >= o.MaxAdapterRank && o.AdapterPoolRank <= 1024),
             $"AdapterPoolRank must be in [MaxAdapterRank ({o.MaxAdapterRank}), 1024], got {o.AdapterPoolRank}.");
         Require(o.MaxAdaptersPerRequest is >= 1 and <= 16, $"MaxAdaptersPerRequest must be in [1, 16], got {o.MaxAdaptersPerRequest}.");

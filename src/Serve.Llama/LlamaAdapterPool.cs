@@ -27,7 +27,7 @@ public sealed class LlamaAdapterPool
     public int MaxRank { get; }
     public int AdaptersPerToken { get; }
 
-    /// <summary>The type of the stacked factors (F32 or F16).</summary>
+    /// <summary>The type of the stacked factors (F32, F16 or Q8_0).</summary>
     public GgmlType Type { get; }
 
     /// <summary>

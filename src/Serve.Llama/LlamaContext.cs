@@ -322,7 +322,8 @@ public sealed unsafe class LlamaContext : IDisposable
     /// <summary>
     /// Gives the context an adapter pool: <paramref name="slots"/> adapter slots of rank up to
     /// <paramref name="maxRank"/>, each token of a batch using up to <paramref name="adaptersPerToken"/> of them.
-    /// F32 factors compute exactly as llama.cpp's own LoRA does on the CPU; F16 halves their memory (GPU).
+    /// F32 factors compute exactly as llama.cpp's own LoRA does on the CPU; F16 halves their memory; Q8_0 (maxRank a
+    /// multiple of 32) about halves it again, rounding the products' inputs to 8 bits, for GPUs (it has no gathered form).
     /// <paramref name="hostGathered"/> false makes weights in host memory take the form of weights in GPU memory
     /// (mul_mat_id, and views of one slot when every token uses it) instead of the faster gathered form: for tests
     /// of that form on a CPU.
@@ -334,7 +335,9 @@ public sealed unsafe class LlamaContext : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRank, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(adaptersPerToken, 1);
-        if (type is not (GgmlType.F32 or GgmlType.F16)) throw new ArgumentException($"The pool's factors are F32 or F16, not {type}.", nameof(type));
+        if (type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.Q8_0)) throw new ArgumentException($"The pool's factors are F32, F16 or Q8_0, not {type}.", nameof(type));
+        if (type == GgmlType.Q8_0 && maxRank % 32 != 0)
+            throw new ArgumentException($"A Q8_0 pool's rank must be a multiple of 32 (its B rows are whole Q8_0 blocks), not {maxRank}.", nameof(maxRank));
         if (AdapterPool is not null) throw new InvalidOperationException("This context already has an adapter pool.");
         var capture = LlamaLogging.BeginCapture();
         if (NativeApi.llama_lora_pool_init(Handle, slots, maxRank, adaptersPerToken, type, hostGathered) != 0)

@@ -55,9 +55,29 @@ public sealed class AdapterPoolRankTests(EngineFixture fixture)
     }
 
     [Fact]
-    public void PoolTypeOtherThanF32OrF16_IsRefusedAtStart()
+    public void PoolTypeOtherThanF32F16OrQ8_0_IsRefusedAtStart()
     {
-        var e = Assert.Throws<ArgumentException>(() => InferenceEngine.Start(fixture.Options() with { AdapterPoolType = Serve.Llama.Native.GgmlType.Q8_0 }));
+        var e = Assert.Throws<ArgumentException>(() => InferenceEngine.Start(fixture.Options() with { AdapterPoolType = Serve.Llama.Native.GgmlType.Q4_0 }));
         Assert.Contains("AdapterPoolType", e.Message);
+    }
+
+    [Fact]
+    public void Q8_0Pool_RankNotAMultipleOf32_IsRefusedAtStart()
+    {
+        var e = Assert.Throws<ArgumentException>(() => InferenceEngine.Start(fixture.Options() with
+        {
+            AdapterPoolType = Serve.Llama.Native.GgmlType.Q8_0, AdapterPoolRank = 48,
+        }));
+        Assert.Contains("multiple of 32", e.Message);
+    }
+
+    [Fact]
+    public void DefaultPoolRank_Q8_0ToWholeBlocks_F16AndF32To64OnAGpuOnly()
+    {
+        Assert.Equal(32, InferenceEngine.DefaultPoolRank(16, Serve.Llama.Native.GgmlType.Q8_0, onGpu: true));
+        Assert.Equal(32, InferenceEngine.DefaultPoolRank(16, Serve.Llama.Native.GgmlType.Q8_0, onGpu: false));
+        Assert.Equal(64, InferenceEngine.DefaultPoolRank(33, Serve.Llama.Native.GgmlType.Q8_0, onGpu: true));
+        Assert.Equal(64, InferenceEngine.DefaultPoolRank(16, Serve.Llama.Native.GgmlType.F16, onGpu: true));
+        Assert.Equal(16, InferenceEngine.DefaultPoolRank(16, Serve.Llama.Native.GgmlType.F16, onGpu: false));
     }
 }

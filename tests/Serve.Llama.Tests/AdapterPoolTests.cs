@@ -205,6 +205,51 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
         }
     }
 
+    // Q8_0 factors (rank padded to 32, whole blocks), the opt-in GPU type: mul_mat_id everywhere, here on the CPU
+    // backend. ggml's Q8_0 products round the factors and the products' inputs to 8 bits, so the result is lossy in
+    // proportion to what the adapters change: fed the F32 pool's tokens, each adapter case's log-probabilities stay
+    // within a tenth of the adapters' own effect on them (0.6-6.8 % on these strong random adapters: up to 0.17 where
+    // a rank-4 adapter on output.weight moves them by 5.3). The base-only sequence in the same batch is unaffected.
+    [Fact]
+    public void Q8_0Pool_ErrorIsASmallFractionOfTheAdaptersEffect()
+    {
+        var cases = Cases();
+        var loaded = Load(cases);
+        try
+        {
+            var f32 = Pooled(cases, loaded, 72, 17, GgmlType.F32);
+            var forced = f32.Select(r => r.Tokens).ToArray();
+            var ops = new PoolOps();
+            var q8 = Pooled(cases, loaded, 72, 17, GgmlType.Q8_0, ops: ops, forced: forced, maxRank: 32);
+            var baseOnly = Pooled([.. cases.Select(c => c with { Adapters = [] })], loaded, 72, 17, GgmlType.F32, forced: forced);
+            Assert.Contains("MUL_MAT_ID", ops.Seen);
+            for (var s = 0; s < cases.Length; s++)
+            {
+                var error = Enumerable.Range(0, Steps).Max(step => MaxAbsDiffTop(f32[s].LogProbs[step], q8[s].LogProbs[step], 20));
+                if (cases[s].Adapters.Length == 0)
+                {
+                    Assert.True(error < 1e-3f, $"case {s} (base model): log-probabilities differ by {error}");
+                    continue;
+                }
+                var effect = Enumerable.Range(0, Steps).Max(step => MaxAbsDiffTop(f32[s].LogProbs[step], baseOnly[s].LogProbs[step], 20));
+                Assert.True(effect > 1e-1f, $"case {s}: the adapters move the log-probabilities by only {effect}");
+                Assert.True(error < 0.1f * effect, $"case {s}: Q8_0 is off by {error}, the adapters' effect is {effect}");
+            }
+        }
+        finally
+        {
+            foreach (var a in loaded.Values) a.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Q8_0Pool_RankNotWholeBlocks_IsRefused()
+    {
+        using var context = Context(1);
+        var e = Assert.Throws<ArgumentException>(() => context.CreateAdapterPool(4, maxRank: 16, type: GgmlType.Q8_0));
+        Assert.Contains("multiple of 32", e.Message);
+    }
+
     private Dictionary<string, LlamaLoraAdapter> Load(Case[] cases) =>
         cases.SelectMany(c => c.Adapters.Select(a => a.Path)).Distinct().ToDictionary(p => p, p => LlamaLoraAdapter.Load(fixture.Model, p));
 
@@ -214,10 +259,10 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
     /// tokens instead of the greedy ones (the log-probabilities are still of this run).
     /// </summary>
     private List<(List<int> Tokens, List<float[]> LogProbs)> Pooled(Case[] cases, Dictionary<string, LlamaLoraAdapter> loaded, int slots, int slotStride, GgmlType type,
-        int threads = 2, bool hostGathered = true, PoolOps? ops = null, IReadOnlyList<List<int>>? forced = null)
+        int threads = 2, bool hostGathered = true, PoolOps? ops = null, IReadOnlyList<List<int>>? forced = null, int maxRank = 8)
     {
         using var context = Context(cases.Length, threads, ops);
-        var pool = context.CreateAdapterPool(slots, maxRank: 8, adaptersPerToken: 4, type, hostGathered);
+        var pool = context.CreateAdapterPool(slots, maxRank, adaptersPerToken: 4, type, hostGathered);
         var slotOf = new Dictionary<string, int>();
         foreach (var (path, adapter) in loaded)
         {
