@@ -9,14 +9,15 @@ using Serve.Models;
 // vs the engine driven directly. Usage:
 //   dotnet run -c Release --project benchmarks/Serve.Engine.Bench [-- --tokens N --rounds N --weights q8_0|f16
 //                                                                  --threads N --adapters 4,16,64 --pool-rank N
-//                                                                  --pool-type f32|f16]
+//                                                                  --pool-type f32|f16|q8_0 --batch N]
 // --threads sets llama.cpp's threads for the engine and the server alike (default: llama.cpp's own choice).
 // --many N runs only issue 13's many-adapter benchmark instead (ManyAdapterBench): N adapters, 64 slots, Zipf(1.0)
 // popularity, 16 streams, against the same requests on one adapter; --requests (default 320) and --tokens (default
 // 64: answers of 32-64 tokens) size each run, --rounds (default 3) how many of each, interleaved; --pool-rank pads
 // the pool's slots (default: the engine's MaxAdapterRank, 16), --pool-type sets its factors' type (default: the
-// engine's choice, F16 where the build has the pool's F16 CPU kernel); --batch sets
-// EngineOptions.BatchSize, the most tokens one step decodes (default 512: a step may take every new prompt at once).
+// engine's choice, F16 where the build has the pool's F16 CPU kernel; q8_0 pads to 32 and takes mul_mat_id); --batch
+// sets EngineOptions.BatchSize, the most tokens one step decodes, in either benchmark (default 512, at least the
+// streams: a step may take every new prompt at once).
 // --prefill-while-decoding N sets EngineOptions.PrefillTokensWhileDecoding (prompt tokens in a step that also
 // decodes), in either benchmark; the engine refuses values below 1.
 var tokens = ArgValue("--tokens", 64);
@@ -24,12 +25,14 @@ var threads = ArgValue("--threads", 0);
 var rounds = ArgValue("--rounds", 3);
 var poolRank = ArgValue("--pool-rank", 0);
 int? prefillWhileDecoding = Array.IndexOf(Environment.GetCommandLineArgs(), "--prefill-while-decoding") >= 0 ? ArgValue("--prefill-while-decoding", 0) : null;
+int? batch = Array.IndexOf(Environment.GetCommandLineArgs(), "--batch") >= 0 ? ArgValue("--batch", 0) : null; // given as is: the engine refuses what it cannot take
 Serve.Llama.Native.GgmlType? poolType = ArgString("--pool-type", "") switch
 {
     "" => null,
     "f32" => Serve.Llama.Native.GgmlType.F32,
     "f16" => Serve.Llama.Native.GgmlType.F16,
-    var other => throw new ArgumentException($"--pool-type must be f32 or f16, got {other}"),
+    "q8_0" => Serve.Llama.Native.GgmlType.Q8_0,
+    var other => throw new ArgumentException($"--pool-type must be f32, f16 or q8_0, got {other}"),
 };
 var counts = ArgString("--adapters", "4,16,64").Split(',').Select(x => int.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 var weights = ArgString("--weights", "q8_0") switch
@@ -51,7 +54,7 @@ if (ArgValue("--many", 0) is > 0 and var many)
 {
     Console.WriteLine($"model {Path.GetFileName(model)}: {spec.ParameterCount / 1e6:F1}M parameters {weights}, {new FileInfo(model).Length / 1e6:F0} MB");
     await ManyAdapterBench.RunAsync(model, work, many, ArgValue("--requests", 320), ArgValue("--tokens", 64), ArgValue("--rounds", 3), threads > 0 ? threads : null,
-        poolRank > 0 ? poolRank : null, poolType, ArgValue("--batch", 512), prefillWhileDecoding);
+        poolRank > 0 ? poolRank : null, poolType, batch ?? 512, prefillWhileDecoding);
     return;
 }
 var adapters = Path.Combine(work, "adapters-" + Path.GetFileNameWithoutExtension(model));
@@ -72,7 +75,7 @@ foreach (var n in counts)
     using var pooled = InferenceEngine.Start(new EngineOptions
     {
         ModelPath = model, AdaptersDirectory = adapters, MaxSequences = streams, ContextPerSequence = 256, PrefixCache = false,
-        MaxLoadedAdapters = n, BatchSize = Math.Max(512, streams), Threads = threads > 0 ? threads : null,
+        MaxLoadedAdapters = n, BatchSize = batch ?? Math.Max(512, streams), Threads = threads > 0 ? threads : null,
         AdapterPoolRank = poolRank > 0 ? poolRank : null, AdapterPoolType = poolType, PrefillTokensWhileDecoding = prefillWhileDecoding,
     });
     var load = new LoadRunner(new EngineTarget(pooled), tokens);
