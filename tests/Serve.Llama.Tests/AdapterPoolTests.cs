@@ -195,7 +195,7 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
                     Assert.True(diff < 1e-2f, $"case {s} step {step}: log-probabilities differ by {diff}");
                 }
                 if (cases[s].Adapters.Length == 0) continue;
-                var effect = Enumerable.Range(0, Steps).Max(step => MaxAbsDiffTop(f32[s].LogProbs[step], baseOnly[s].LogProbs[step], 20));
+                var effect = WorstStep(f32[s].LogProbs, baseOnly[s].LogProbs);
                 Assert.True(effect > 1e-1f, $"case {s}: the adapters move the log-probabilities by only {effect}");
             }
         }
@@ -225,13 +225,13 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
             Assert.Contains("MUL_MAT_ID", ops.Seen);
             for (var s = 0; s < cases.Length; s++)
             {
-                var error = Enumerable.Range(0, Steps).Max(step => MaxAbsDiffTop(f32[s].LogProbs[step], q8[s].LogProbs[step], 20));
+                var error = WorstStep(f32[s].LogProbs, q8[s].LogProbs);
                 if (cases[s].Adapters.Length == 0)
                 {
                     Assert.True(error < 1e-3f, $"case {s} (base model): log-probabilities differ by {error}");
                     continue;
                 }
-                var effect = Enumerable.Range(0, Steps).Max(step => MaxAbsDiffTop(f32[s].LogProbs[step], baseOnly[s].LogProbs[step], 20));
+                var effect = WorstStep(f32[s].LogProbs, baseOnly[s].LogProbs);
                 Assert.True(effect > 1e-1f, $"case {s}: the adapters move the log-probabilities by only {effect}");
                 Assert.True(error < 0.1f * effect, $"case {s}: Q8_0 is off by {error}, the adapters' effect is {effect}");
             }
@@ -555,6 +555,10 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
     }
 
     /// <summary>Largest difference over the reference's top-n tokens.</summary>
+    /// <summary>The largest <see cref="MaxAbsDiffTop"/> (top 20) over a sequence's steps.</summary>
+    private static float WorstStep(List<float[]> expected, List<float[]> actual) =>
+        Enumerable.Range(0, Steps).Max(step => MaxAbsDiffTop(expected[step], actual[step], 20));
+
     private static float MaxAbsDiffTop(float[] expected, float[] actual, int n)
     {
         var top = Enumerable.Range(0, expected.Length).OrderByDescending(i => expected[i]).Take(n);
