@@ -90,18 +90,25 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             // Per-token LoRA: one pool slot per resident adapter. F16 factors by default: half F32's memory and
             // bandwidth, and lossless for adapters stored in F16 (F32 factors compute on the CPU exactly as
             // llama.cpp's own LoRA does). On the CPU, F16 only where the build has the pool's F16 kernel; without it
-            // F16 factors would take mul_mat_id, far slower there. On a GPU the slots' rank is padded (with zeros)
-            // to a multiple of 64: CUDA's tensor-core mul_mat_id kernel (mmf) needs the A stack's rows in blocks of
-            // 32 and the B stack's rows 64 halves long; otherwise each product falls back to a per-expert loop that
-            // copies the token->slot map to the host and synchronizes, twice per targeted weight. Q8_0 factors (opt-in)
-            // take CUDA's quantized kernel (mmq), which needs only whole 32-value blocks: rank 32.
+            // F16 factors would take mul_mat_id, far slower there. On a GPU, CUDA's tensor-core mul_mat_id kernel
+            // (mmf) needs each expert's rows in blocks of 32 and the B stack's rows 64 halves long; otherwise each
+            // product falls back to a per-expert loop that copies the token->slot map to the host and synchronizes,
+            // twice per targeted weight. So mul_mat_id's experts there are 64 rows: slots of rank 16 go four to an
+            // expert, each token masking the others' rows (PoolExpertRows), rather than each padded to 64 with zeros,
+            // which would read four times the bytes. Q8_0 factors (opt-in) take CUDA's quantized kernel (mmq), which
+            // needs only whole 32-value blocks: rank 32, one slot an expert.
             var poolType = options.AdapterPoolType ?? (onGpu || LlamaAdapterPool.HostGathers(GgmlType.F16) ? GgmlType.F16 : GgmlType.F32);
             var poolRank = options.AdapterPoolRank ?? DefaultPoolRank(options.MaxAdapterRank, poolType, onGpu);
+            var expertRows = PoolExpertRows(poolRank, poolType, onGpu);
             if (!onGpu && poolType != GgmlType.F32 && !LlamaAdapterPool.HostGathers(poolType))
                 logger.LogWarning(
                     "AdapterPoolType {Type}: this CPU has no adapter-pool kernel for it, so mixed-adapter batches take mul_mat_id, which is slower; F32 keeps the pool's kernel",
                     poolType);
-            context.CreateAdapterPool(options.MaxLoadedAdapters, poolRank, options.AdaptersPerToken, poolType);
+            if (onGpu && poolType != GgmlType.Q8_0 && expertRows % 64 != 0)
+                logger.LogWarning(
+                    "AdapterPoolRank {Rank} makes mul_mat_id experts of {Rows} rows, neither a multiple of 64 nor a divisor of it: CUDA's tiled kernel takes none of them, so mixed-adapter batches take a slower path (leave AdapterPoolRank unset for the default)",
+                    poolRank, expertRows);
+            context.CreateAdapterPool(options.MaxLoadedAdapters, poolRank, options.AdaptersPerToken, poolType, expertRows: expertRows);
             if (model.TrainContextLength > 0 && contextPerSequence > model.TrainContextLength)
                 logger.LogWarning(
                     "ContextPerSequence ({Context}) is longer than the model was trained for ({Trained} tokens): sequences past that length may degrade",
@@ -119,9 +126,9 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             var engine = new InferenceEngine(options, model, context, info, catalog, loggerFactory);
             catalog.Slots.Pool = context.AdapterPool;
             logger.LogInformation(
-                "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens, {Slots} adapter slots up to rank {Rank} ({PoolType} factors)",
+                "Serving {Name} ({Parameters:N0} parameters, sha256 {Sha}) with {Adapters} adapters from {Directory}; {Sequences} sequences x {Context} tokens, {Slots} adapter slots up to rank {Rank} ({PoolType} factors, slots of rank {PoolRank}, {PerExpert} to a mul_mat_id expert)",
                 name, model.ParameterCount, sha[..12], catalog.List().Count, catalog.Directory, options.MaxSequences, contextPerSequence, options.MaxLoadedAdapters, options.MaxAdapterRank,
-                context.AdapterPool!.Type);
+                context.AdapterPool!.Type, context.AdapterPool.MaxRank, context.AdapterPool.ExpertRows / context.AdapterPool.MaxRank);
             return engine;
         }
         catch
@@ -140,17 +147,29 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     public EngineStatus Status => _scheduler.Status;
 
     /// <summary>True for the base model's served name and for "base".</summary>
-    /// <summary>The adapter pool's rank on a GPU: MaxAdapterRank rounded up to a multiple of 64 (see Start).</summary>
-    internal static int GpuPoolRank(int maxAdapterRank) => (maxAdapterRank + 63) / 64 * 64;
+    /// <summary>
+    /// The adapter pool's rank on a GPU (F16 and F32): MaxAdapterRank rounded up to a power of two up to 64, so that
+    /// a whole number of slots fills each 64-row expert (see Start), and to a multiple of 64 above that.
+    /// </summary>
+    internal static int GpuPoolRank(int maxAdapterRank) =>
+        maxAdapterRank >= 64 ? (maxAdapterRank + 63) / 64 * 64 : (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)maxAdapterRank);
 
     /// <summary>
     /// The pool's rank when AdapterPoolRank is unset. Q8_0: a multiple of 32 anywhere (whole blocks; CUDA's quantized
-    /// mul_mat_id takes it as it is). F16 and F32 on a GPU: a multiple of 64 (F16's B rows must be 64 halves long for
-    /// CUDA's tensor-core mul_mat_id kernel, below which ggml falls back to one product per slot with a stream sync
-    /// each; F32 is padded alike). On the CPU: MaxAdapterRank (the gathered kernel reads only each slot's own rank).
+    /// mul_mat_id takes it as it is). F16 and F32 on a GPU: GpuPoolRank. On the CPU: MaxAdapterRank (the gathered
+    /// kernel reads only each slot's own rank).
     /// </summary>
     internal static int DefaultPoolRank(int maxAdapterRank, GgmlType type, bool onGpu) =>
         type == GgmlType.Q8_0 ? (maxAdapterRank + 31) / 32 * 32 : onGpu ? GpuPoolRank(maxAdapterRank) : maxAdapterRank;
+
+    /// <summary>
+    /// The rows of one mul_mat_id expert for weights in GPU memory: on a GPU with F16 or F32 factors, 64 where the
+    /// pool's rank divides it (64 / rank slots share an expert, CUDA's tiled kernel taking 64-row experts with no
+    /// padding read), else the rank itself (one slot an expert: ranks of 64 and more, Q8_0, and the CPU, where the
+    /// gathered form reads each slot alone anyway).
+    /// </summary>
+    internal static int PoolExpertRows(int poolRank, GgmlType type, bool onGpu) =>
+        onGpu && type != GgmlType.Q8_0 && poolRank < 64 && 64 % poolRank == 0 ? 64 : poolRank;
 
     public bool IsBaseModelName(string model) => model == "base" || model == BaseModel.Name;
 

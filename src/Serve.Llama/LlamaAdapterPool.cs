@@ -14,18 +14,22 @@ public sealed class LlamaAdapterPool
 {
     private readonly LlamaContext _context;
 
-    internal LlamaAdapterPool(LlamaContext context, int slots, int maxRank, int adaptersPerToken, GgmlType type)
+    internal LlamaAdapterPool(LlamaContext context, int slots, int maxRank, int adaptersPerToken, GgmlType type, int expertRows)
     {
         _context = context;
         Slots = slots;
         MaxRank = maxRank;
         AdaptersPerToken = adaptersPerToken;
         Type = type;
+        ExpertRows = expertRows;
     }
 
     public int Slots { get; }
     public int MaxRank { get; }
     public int AdaptersPerToken { get; }
+
+    /// <summary>The rows of one mul_mat_id expert (weights in GPU memory): ExpertRows / MaxRank slots share one.</summary>
+    public int ExpertRows { get; }
 
     /// <summary>The type of the stacked factors (F32, F16 or Q8_0).</summary>
     public GgmlType Type { get; }

@@ -324,25 +324,35 @@ public sealed unsafe class LlamaContext : IDisposable
     /// <paramref name="maxRank"/>, each token of a batch using up to <paramref name="adaptersPerToken"/> of them.
     /// F32 factors compute exactly as llama.cpp's own LoRA does on the CPU; F16 halves their memory; Q8_0 (maxRank a
     /// multiple of 32) about halves it again, rounding the products' inputs to 8 bits, for GPUs (it has no gathered form).
+    /// <paramref name="expertRows"/> (0: <paramref name="maxRank"/>): the rows of one mul_mat_id expert in the form of
+    /// weights in GPU memory, a multiple of maxRank; expertRows / maxRank consecutive slots share an expert, each token
+    /// masking the others' rows (F32 and F16 only). CUDA's tiled mul_mat_id wants F16 B rows of 64 halves: rank-16
+    /// slots four to an expert read no padding, where rank-16 slots padded to 64 would read four times the bytes.
     /// <paramref name="hostGathered"/> false makes weights in host memory take the form of weights in GPU memory
     /// (mul_mat_id, and views of one slot when every token uses it) instead of the faster gathered form: for tests
     /// of that form on a CPU.
     /// </summary>
     public LlamaAdapterPool CreateAdapterPool(int slots, int maxRank, int adaptersPerToken = 1, GgmlType type = GgmlType.F32,
-        bool hostGathered = true)
+        bool hostGathered = true, int expertRows = 0)
     {
         ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRank, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(adaptersPerToken, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(expertRows, 0);
         if (type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.Q8_0)) throw new ArgumentException($"The pool's factors are F32, F16 or Q8_0, not {type}.", nameof(type));
         if (type == GgmlType.Q8_0 && maxRank % 32 != 0)
             throw new ArgumentException($"A Q8_0 pool's rank must be a multiple of 32 (its B rows are whole Q8_0 blocks), not {maxRank}.", nameof(maxRank));
+        if (expertRows == 0) expertRows = maxRank;
+        if (expertRows % maxRank != 0)
+            throw new ArgumentException($"An expert's rows ({expertRows}) must be a whole number of slots of rank {maxRank}.", nameof(expertRows));
+        if (expertRows != maxRank && type == GgmlType.Q8_0)
+            throw new ArgumentException("Q8_0 slots cannot share an expert (each slot's rows are written alone, and a Q8_0 block's scale spans them).", nameof(expertRows));
         if (AdapterPool is not null) throw new InvalidOperationException("This context already has an adapter pool.");
         var capture = LlamaLogging.BeginCapture();
-        if (NativeApi.llama_lora_pool_init(Handle, slots, maxRank, adaptersPerToken, type, hostGathered) != 0)
+        if (NativeApi.llama_lora_pool_init(Handle, slots, maxRank, adaptersPerToken, type, expertRows, hostGathered) != 0)
             throw LlamaException.FromNative("llama_lora_pool_init failed", capture.Errors);
-        return AdapterPool = new LlamaAdapterPool(this, slots, maxRank, adaptersPerToken, type);
+        return AdapterPool = new LlamaAdapterPool(this, slots, maxRank, adaptersPerToken, type, expertRows);
     }
 
     /// <summary>

@@ -1,10 +1,9 @@
 namespace Serve.Engine.Tests;
 
 /// <summary>
-/// The adapter pool's slots may be padded past MaxAdapterRank (on a GPU to a multiple of 64, for CUDA's tensor-core
-/// mul_mat_id kernel). Padding is zeros, so it must not change what any request generates: checked here on the CPU
-/// with the GPU's padding, for a batch that mixes adapters (mul_mat_id), one adapter alone (the uniform path) and two
-/// adapters combined with scales.
+/// The adapter pool's slots may be padded past MaxAdapterRank (AdapterPoolRank; Q8_0 pads to whole 32-value blocks,
+/// a GPU to a power of two). Padding is zeros, so it must not change what any request generates: checked here on the
+/// CPU with rank 64, for a batch that mixes adapters, one adapter alone and two adapters combined with scales.
 /// </summary>
 [Collection(EngineCollection.Name)]
 public sealed class AdapterPoolRankTests(EngineFixture fixture)
@@ -24,7 +23,7 @@ public sealed class AdapterPoolRankTests(EngineFixture fixture)
     public async Task PaddedPoolRank_GeneratesWhatTheUnpaddedPoolDoes_MixedAndAlone()
     {
         var options = fixture.Options(fixture.AdapterDirectory("a", "b"));
-        Assert.Equal(64, InferenceEngine.GpuPoolRank(options.MaxAdapterRank));
+        Assert.True(options.MaxAdapterRank < 64);
 
         async Task<GenerationResult[]> RunAsync(int? poolRank)
         {
@@ -72,12 +71,26 @@ public sealed class AdapterPoolRankTests(EngineFixture fixture)
     }
 
     [Fact]
-    public void DefaultPoolRank_Q8_0ToWholeBlocks_F16AndF32To64OnAGpuOnly()
+    public void DefaultPoolRank_Q8_0ToWholeBlocks_F16AndF32ToAPowerOfTwoOnAGpuOnly()
     {
         Assert.Equal(32, InferenceEngine.DefaultPoolRank(16, Serve.Llama.Native.GgmlType.Q8_0, onGpu: true));
         Assert.Equal(32, InferenceEngine.DefaultPoolRank(16, Serve.Llama.Native.GgmlType.Q8_0, onGpu: false));
         Assert.Equal(64, InferenceEngine.DefaultPoolRank(33, Serve.Llama.Native.GgmlType.Q8_0, onGpu: true));
-        Assert.Equal(64, InferenceEngine.DefaultPoolRank(16, Serve.Llama.Native.GgmlType.F16, onGpu: true));
-        Assert.Equal(16, InferenceEngine.DefaultPoolRank(16, Serve.Llama.Native.GgmlType.F16, onGpu: false));
+        Assert.Equal(16, InferenceEngine.DefaultPoolRank(16, Serve.Llama.Native.GgmlType.F16, onGpu: true));
+        Assert.Equal(32, InferenceEngine.DefaultPoolRank(24, Serve.Llama.Native.GgmlType.F16, onGpu: true));
+        Assert.Equal(64, InferenceEngine.DefaultPoolRank(48, Serve.Llama.Native.GgmlType.F32, onGpu: true));
+        Assert.Equal(128, InferenceEngine.DefaultPoolRank(80, Serve.Llama.Native.GgmlType.F16, onGpu: true));
+        Assert.Equal(24, InferenceEngine.DefaultPoolRank(24, Serve.Llama.Native.GgmlType.F16, onGpu: false));
+    }
+
+    [Fact]
+    public void PoolExpertRows_64RowExpertsOnAGpuWhereSlotsFitThem_ElseOneSlotAnExpert()
+    {
+        Assert.Equal(64, InferenceEngine.PoolExpertRows(16, Serve.Llama.Native.GgmlType.F16, onGpu: true));   // four slots an expert
+        Assert.Equal(64, InferenceEngine.PoolExpertRows(8, Serve.Llama.Native.GgmlType.F32, onGpu: true));
+        Assert.Equal(128, InferenceEngine.PoolExpertRows(128, Serve.Llama.Native.GgmlType.F16, onGpu: true));
+        Assert.Equal(24, InferenceEngine.PoolExpertRows(24, Serve.Llama.Native.GgmlType.F16, onGpu: true));   // 64 is no whole number of slots
+        Assert.Equal(32, InferenceEngine.PoolExpertRows(32, Serve.Llama.Native.GgmlType.Q8_0, onGpu: true));  // a Q8_0 block never spans two slots
+        Assert.Equal(16, InferenceEngine.PoolExpertRows(16, Serve.Llama.Native.GgmlType.F16, onGpu: false));
     }
 }

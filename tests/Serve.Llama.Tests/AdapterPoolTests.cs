@@ -42,7 +42,11 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
             {
                 var source = node.Source(i);
                 if (!source.IsNull && source.Name.Contains(".pool_", StringComparison.Ordinal)) Seen.Add(node.OpName);
+                // slots sharing mul_mat_id's experts: each token's mask on its expert's rows
+                if (!source.IsNull && source.Name.StartsWith("lora_pool_masks", StringComparison.Ordinal)) Seen.Add("masks");
             }
+            // one slot of an expert shared with others: A x padded to the expert's rows (the test model has no other PAD)
+            if (node.OpName == "PAD") Seen.Add("PAD");
             return false;
         }
 
@@ -98,13 +102,18 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
 
     // A small pool and a large one with the adapters spread over its slots (the gathered form on the CPU reads each
     // token's slots' factors at their offsets). hostGathered false: the form weights in GPU memory take (mul_mat_id
-    // over the stacked factors), here on the CPU backend, so a machine without a GPU tests that graph too.
+    // over the stacked factors), here on the CPU backend, so a machine without a GPU tests that graph too. expertRows
+    // above the rank (8): slots share mul_mat_id's experts, as rank-16 slots do four to a 64-row expert on a GPU; with
+    // stride 17 the adapters sit in every position of their experts (slots 0, 17, 34, 51: rows 0, 8, 16, 24 of 32).
     [Theory]
-    [InlineData(4, 1, true)]
-    [InlineData(72, 17, true)]
-    [InlineData(4, 1, false)]
-    [InlineData(72, 17, false)]
-    public void OneBatch_EachSequenceItsOwnAdapters_MatchesLlamaCppsLora(int slots, int slotStride, bool hostGathered)
+    [InlineData(4, 1, true, 0)]
+    [InlineData(72, 17, true, 0)]
+    [InlineData(4, 1, false, 0)]
+    [InlineData(72, 17, false, 0)]
+    [InlineData(4, 1, false, 32)]
+    [InlineData(72, 17, false, 32)]
+    [InlineData(72, 17, false, 16)]
+    public void OneBatch_EachSequenceItsOwnAdapters_MatchesLlamaCppsLora(int slots, int slotStride, bool hostGathered, int expertRows)
     {
         var cases = Cases();
         var loaded = Load(cases);
@@ -112,10 +121,12 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
         {
             var expected = cases.Select(c => Reference(c, loaded)).ToList();
             var ops = new PoolOps();
-            var actual = Pooled(cases, loaded, slots, slotStride, GgmlType.F32, hostGathered: hostGathered, ops: ops);
-            // the form asked for is the form computed: the gathered op, or mul_mat_id over the stacked factors
+            var actual = Pooled(cases, loaded, slots, slotStride, GgmlType.F32, hostGathered: hostGathered, ops: ops, expertRows: expertRows);
+            // the form asked for is the form computed: the gathered op, or mul_mat_id over the stacked factors (with
+            // each token's mask where slots share experts)
             Assert.Contains(hostGathered ? "CUSTOM" : "MUL_MAT_ID", ops.Seen);
             Assert.DoesNotContain(hostGathered ? "MUL_MAT_ID" : "CUSTOM", ops.Seen);
+            Assert.Equal(expertRows > 8, ops.Seen.Contains("masks"));
             for (var s = 0; s < cases.Length; s++)
             {
                 for (var step = 0; step < Steps; step++)
@@ -173,9 +184,10 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
     // within 1e-2. That still tells a wrong slot, scale or factor from rounding: every adapter moves these
     // log-probabilities by far more than 1e-2 (checked).
     [Theory]
-    [InlineData(4, 1)]
-    [InlineData(72, 17)]
-    public void F16Pool_GpuMemoryForm_WithinF16RoundingOfF32Pool(int slots, int slotStride)
+    [InlineData(4, 1, 0)]
+    [InlineData(72, 17, 0)]
+    [InlineData(72, 17, 32)]
+    public void F16Pool_GpuMemoryForm_WithinF16RoundingOfF32Pool(int slots, int slotStride, int expertRows)
     {
         var cases = Cases(Serve.Gguf.GgmlType.F16);
         var loaded = Load(cases);
@@ -184,7 +196,7 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
             var f32 = Pooled(cases, loaded, slots, slotStride, GgmlType.F32);
             var forced = f32.Select(r => r.Tokens).ToArray();
             var ops = new PoolOps();
-            var f16 = Pooled(cases, loaded, slots, slotStride, GgmlType.F16, hostGathered: false, ops: ops, forced: forced);
+            var f16 = Pooled(cases, loaded, slots, slotStride, GgmlType.F16, hostGathered: false, ops: ops, forced: forced, expertRows: expertRows);
             var baseOnly = Pooled([.. cases.Select(c => c with { Adapters = [] })], loaded, slots, slotStride, GgmlType.F32, forced: forced);
             Assert.Contains("MUL_MAT_ID", ops.Seen);
             for (var s = 0; s < cases.Length; s++)
@@ -243,6 +255,21 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void ExpertRows_NotWholeSlotsOrSharedByQ8_0_AreRefused()
+    {
+        using (var context = Context(1))
+        {
+            var e = Assert.Throws<ArgumentException>(() => context.CreateAdapterPool(4, maxRank: 8, expertRows: 12));
+            Assert.Contains("whole number of slots", e.Message);
+        }
+        using (var context = Context(1))
+        {
+            var e = Assert.Throws<ArgumentException>(() => context.CreateAdapterPool(4, maxRank: 32, type: GgmlType.Q8_0, expertRows: 64));
+            Assert.Contains("Q8_0", e.Message);
+        }
+    }
+
+    [Fact]
     public void Q8_0Pool_RankNotWholeBlocks_IsRefused()
     {
         using var context = Context(1);
@@ -259,10 +286,10 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
     /// tokens instead of the greedy ones (the log-probabilities are still of this run).
     /// </summary>
     private List<(List<int> Tokens, List<float[]> LogProbs)> Pooled(Case[] cases, Dictionary<string, LlamaLoraAdapter> loaded, int slots, int slotStride, GgmlType type,
-        int threads = 2, bool hostGathered = true, PoolOps? ops = null, IReadOnlyList<List<int>>? forced = null, int maxRank = 8)
+        int threads = 2, bool hostGathered = true, PoolOps? ops = null, IReadOnlyList<List<int>>? forced = null, int maxRank = 8, int expertRows = 0)
     {
         using var context = Context(cases.Length, threads, ops);
-        var pool = context.CreateAdapterPool(slots, maxRank, adaptersPerToken: 4, type, hostGathered);
+        var pool = context.CreateAdapterPool(slots, maxRank, adaptersPerToken: 4, type, hostGathered, expertRows);
         var slotOf = new Dictionary<string, int>();
         foreach (var (path, adapter) in loaded)
         {
@@ -337,15 +364,17 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
     }
 
     [Theory]
-    [InlineData(1f, true)]
-    [InlineData(0.5f, true)]
-    [InlineData(1f, false)]
-    [InlineData(0.5f, false)]
-    public void UniformBatch_EveryTokenOnOneSlot_MatchesLlamaCppsLora(float scale, bool hostGathered)
+    [InlineData(1f, true, 0)]
+    [InlineData(0.5f, true, 0)]
+    [InlineData(1f, false, 0)]
+    [InlineData(0.5f, false, 0)]
+    [InlineData(0.5f, false, 32)]
+    public void UniformBatch_EveryTokenOnOneSlot_MatchesLlamaCppsLora(float scale, bool hostGathered, int expertRows)
     {
         // Every token on the same slot: the gathered form on host memory, with the slot index read per token; in the
         // GPU-memory form (hostGathered false), plain products on views of that slot's factors, no mul_mat_id. Both
-        // give the logits of llama.cpp's own LoRA.
+        // give the logits of llama.cpp's own LoRA. With slots sharing 32-row experts, slot 2 is rows 16-23 of expert
+        // 0 beside slot 0's rows 0-7: A x is padded to the expert's rows for its B.
         var cases = Cases();
         var a = LlamaLoraAdapter.Load(fixture.Model, cases[0].Adapters[0].Path);
         var d = LlamaLoraAdapter.Load(fixture.Model, cases[5].Adapters[0].Path); // output.weight among its targets
@@ -359,11 +388,15 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
                 reference.SetAdapters([(adapter, scale)]);
                 var ops = new PoolOps();
                 using var pooled = Context(prompts.Length, observer: ops);
-                var pool = pooled.CreateAdapterPool(slots: 3, maxRank: 8, adaptersPerToken: 2, hostGathered: hostGathered);
+                var pool = pooled.CreateAdapterPool(slots: 3, maxRank: 8, adaptersPerToken: 2, hostGathered: hostGathered, expertRows: expertRows);
                 pool.AddTargets(a);
                 pool.AddTargets(d);
-                pool.SetSlot(0, a == adapter ? d : a); // another adapter in slot 0: the slot index must matter
+                // slot 2 first, then its neighbours written and cleared around it (in one expert where slots share
+                // them): another adapter in slot 0, so the slot index must matter, and slot 1 filled and cleared
                 pool.SetSlot(2, adapter);
+                pool.SetSlot(1, adapter);
+                pool.SetSlot(0, a == adapter ? d : a);
+                pool.SetSlot(1, null);
                 using var plain = new LlamaBatch(256);
                 using var slotted = new LlamaBatch(256, adaptersPerToken: 2);
                 var outputs = new List<int>();
@@ -377,6 +410,7 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
                 pooled.Decode(slotted);
                 Assert.Contains(hostGathered ? "CUSTOM" : "MUL_MAT", ops.Seen);
                 Assert.DoesNotContain("MUL_MAT_ID", ops.Seen);
+                Assert.Equal(expertRows > 8, ops.Seen.Contains("PAD"));
                 foreach (var o in outputs)
                 {
                     var diff = MaxAbsDiffTop(LogSoftmax(reference.GetLogits(o)), LogSoftmax(pooled.GetLogits(o)), 20);
@@ -391,11 +425,13 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
     }
 
     // In both forms: on the GPU-memory form (hostGathered false) one-slot batches build views at the slot's offset
-    // and mixed batches mul_mat_id, so the graph changes step to step, yet never needs a re-reserve.
+    // and mixed batches mul_mat_id, so the graph changes step to step, yet never needs a re-reserve; nor when the two
+    // slots share one expert (expertRows 16), where one-slot batches pad A x at the slot's rows.
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void SlotChanges_NeverReReserveTheGraph_OnlyNewTargetsDo(bool hostGathered)
+    [InlineData(true, 0)]
+    [InlineData(false, 0)]
+    [InlineData(false, 16)]
+    public void SlotChanges_NeverReReserveTheGraph_OnlyNewTargetsDo(bool hostGathered, int expertRows)
     {
         var cases = Cases();
         var a = LlamaLoraAdapter.Load(fixture.Model, cases[0].Adapters[0].Path);   // every attention and ffn weight
@@ -407,7 +443,7 @@ public sealed class AdapterPoolTests(LlamaModelFixture fixture) : IDisposable
         try
         {
             using var context = Context(2);
-            var pool = context.CreateAdapterPool(slots: 2, maxRank: 8, adaptersPerToken: 1, hostGathered: hostGathered);
+            var pool = context.CreateAdapterPool(slots: 2, maxRank: 8, adaptersPerToken: 1, hostGathered: hostGathered, expertRows: expertRows);
             var prompt = fixture.Model.Vocab.Tokenize("The river runs", addSpecial: true, parseSpecial: false);
             using var batch = new LlamaBatch(64, adaptersPerToken: 1);
             var position = 0;

@@ -7,7 +7,7 @@ internal static unsafe partial class NativeApi
 {
     [LibraryImport(Llama)]
     internal static partial int llama_lora_pool_init(SafeLlamaContextHandle context, int nSlots, int maxRank, int nPerToken, GgmlType type,
-        [MarshalAs(UnmanagedType.U1)] bool hostGathered);
+        int expertRows, [MarshalAs(UnmanagedType.U1)] bool hostGathered);
 
     [LibraryImport(Llama)]
     internal static partial int llama_lora_pool_add_targets(SafeLlamaContextHandle context, SafeLlamaAdapterHandle adapter);
