@@ -95,9 +95,10 @@ public sealed record EngineOptions
 
     /// <summary>
     /// Rank the pool's slots are padded to (at least MaxAdapterRank; a multiple of 32 for Q8_0). Null: MaxAdapterRank on
-    /// the CPU, and on a GPU MaxAdapterRank rounded up to a multiple of 64, the shape CUDA's tensor-core mul_mat_id
-    /// kernel needs for F16 and F32; with Q8_0 factors a multiple of 32 on either (whole Q8_0 blocks, and CUDA's
-    /// quantized mul_mat_id kernel needs no more).
+    /// the CPU; on a GPU, MaxAdapterRank rounded up to a power of two (to a multiple of 64 above 64), so that 64 / rank
+    /// slots share each 64-row mul_mat_id expert, the shape CUDA's tensor-core kernel needs for F16 and F32, with no
+    /// padding read; with Q8_0 factors a multiple of 32 on either (whole Q8_0 blocks, one slot an expert: CUDA's
+    /// quantized mul_mat_id kernel needs no more). 64 on a GPU gives each slot an expert of its own, padded.
     /// </summary>
     public int? AdapterPoolRank { get; init; }
 
@@ -105,9 +106,9 @@ public sealed record EngineOptions
     /// Element type of the adapter pool's factors, F32, F16 or Q8_0. Null: F16, the adapters' usual file type, at half
     /// F32's memory and bandwidth; F32 on a CPU whose llama.cpp build has no fast F16 kernel for the pool
     /// (<see cref="Serve.Llama.LlamaAdapterPool.HostGathers"/>). F32 computes on the CPU exactly as llama.cpp's own LoRA does.
-    /// Q8_0 is for GPUs: padded to rank 32 instead of F16's 64, a mixed batch reads about a quarter of the factor bytes,
-    /// at 8-bit rounding of the factors and of the products' inputs (as llama.cpp's Q8_0 LoRA files compute). On a CPU
-    /// it takes mul_mat_id, slower than the F16 or F32 kernel.
+    /// Q8_0 (opt-in) about halves F16's bytes at 8-bit rounding of the factors and of the products' inputs (as
+    /// llama.cpp's Q8_0 LoRA files compute), with slots padded to rank 32, one to an expert. On a CPU it takes
+    /// mul_mat_id, slower than the F16 or F32 kernel.
     /// </summary>
     public Serve.Llama.Native.GgmlType? AdapterPoolType { get; init; }
 

@@ -47,8 +47,9 @@ public sealed class EngineSettings
     public GgmlType? KvCacheType { get; set; }
     /// <summary>Highest adapter rank the adapter pool holds (default 16).</summary>
     [Range(1, 1024)] public int? MaxAdapterRank { get; set; }
+    /// <summary>Rank the adapter pool's slots are padded to (default: see EngineOptions.AdapterPoolRank).</summary>
     [Range(1, 1024)] public int? AdapterPoolRank { get; set; }
-    /// <summary>Type of the adapter pool's factors, F32 or F16 (default: F16 where the build has a fast F16 kernel for it).</summary>
+    /// <summary>Type of the adapter pool's factors, F32, F16 or Q8_0 (default: F16 where the build has a fast F16 kernel for it).</summary>
     public GgmlType? AdapterPoolType { get; set; }
     /// <summary>Most adapters one request may combine (default 4).</summary>
     [Range(1, 16)] public int? MaxAdaptersPerRequest { get; set; }
