@@ -112,6 +112,13 @@ public sealed record EngineOptions
     /// </summary>
     public Serve.Llama.Native.GgmlType? AdapterPoolType { get; init; }
 
+    /// <summary>
+    /// For tests: the adapter pool a GPU gets (its default type and rank, slots sharing 64-row mul_mat_id experts, the
+    /// mul_mat_id and one-slot view forms) with its factors in host memory, so that the engine's path on a GPU runs on
+    /// a machine without one. Not a server setting: on a CPU it is only slower.
+    /// </summary>
+    internal bool AdapterPoolGpuForm { get; init; }
+
     /// <summary>Most adapters one request may combine (the adapters extension); each token then uses that many pool slots.</summary>
     public int MaxAdaptersPerRequest { get; init; } = 4;
 

@@ -97,9 +97,11 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
             // expert, each token masking the others' rows (PoolExpertRows), rather than each padded to 64 with zeros,
             // which would read four times the bytes. Q8_0 factors (opt-in) take CUDA's quantized kernel (mmq), which
             // needs only whole 32-value blocks: rank 32, one slot an expert.
-            var poolType = options.AdapterPoolType ?? (onGpu || LlamaAdapterPool.HostGathers(GgmlType.F16) ? GgmlType.F16 : GgmlType.F32);
-            var poolRank = options.AdapterPoolRank ?? DefaultPoolRank(options.MaxAdapterRank, poolType, onGpu);
-            var expertRows = PoolExpertRows(poolRank, poolType, onGpu);
+            // (AdapterPoolGpuForm: the pool a GPU gets, in host memory, for tests on a machine without one)
+            var gpuPool = onGpu || options.AdapterPoolGpuForm;
+            var poolType = options.AdapterPoolType ?? (gpuPool || LlamaAdapterPool.HostGathers(GgmlType.F16) ? GgmlType.F16 : GgmlType.F32);
+            var poolRank = options.AdapterPoolRank ?? DefaultPoolRank(options.MaxAdapterRank, poolType, gpuPool);
+            var expertRows = PoolExpertRows(poolRank, poolType, gpuPool);
             if (!onGpu && poolType != GgmlType.F32 && !LlamaAdapterPool.HostGathers(poolType))
                 logger.LogWarning(
                     "AdapterPoolType {Type}: this CPU has no adapter-pool kernel for it, so mixed-adapter batches take mul_mat_id, which is slower; F32 keeps the pool's kernel",
@@ -108,7 +110,8 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
                 logger.LogWarning(
                     "AdapterPoolRank {Rank} makes mul_mat_id experts of {Rows} rows, neither a multiple of 64 nor a divisor of it: CUDA's tiled kernel takes none of them, so mixed-adapter batches take a slower path (leave AdapterPoolRank unset for the default)",
                     poolRank, expertRows);
-            context.CreateAdapterPool(options.MaxLoadedAdapters, poolRank, options.AdaptersPerToken, poolType, expertRows: expertRows);
+            context.CreateAdapterPool(options.MaxLoadedAdapters, poolRank, options.AdaptersPerToken, poolType, hostGathered: !options.AdapterPoolGpuForm,
+                expertRows: expertRows);
             if (model.TrainContextLength > 0 && contextPerSequence > model.TrainContextLength)
                 logger.LogWarning(
                     "ContextPerSequence ({Context}) is longer than the model was trained for ({Trained} tokens): sequences past that length may degrade",
@@ -141,6 +144,9 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     }
 
     public EngineOptions Options { get; }
+
+    /// <summary>The context's adapter pool (its rank, type and experts, for tests).</summary>
+    internal LlamaAdapterPool AdapterPool => _context.AdapterPool!;
 
     public BaseModelInfo BaseModel { get; }
     public AdapterCatalog Adapters { get; }

@@ -46,6 +46,47 @@ public sealed class AdapterPoolRankTests(EngineFixture fixture)
         }
     }
 
+    // The pool a GPU gets (rank 16 slots, four to a 64-row mul_mat_id expert, one-slot batches on views), run on the
+    // CPU through AdapterPoolGpuForm, against the CPU's own pool, both with F32 factors: the same text and
+    // log-probabilities within 1e-3. Three slots, one expert: the second wave's adapters evict the first's and load
+    // into the expert's rows beside adapters that running requests are decoding with.
+    [Fact]
+    public async Task GpuPoolForm_SlotsSharingExperts_GeneratesWhatTheCpuPoolDoes()
+    {
+        var options = fixture.Options(fixture.AdapterDirectory("a", "b", "c", "d", "a2")) with
+        {
+            MaxLoadedAdapters = 3, AdapterPoolType = Serve.Llama.Native.GgmlType.F32,
+        };
+        (string, AdapterWeight[])[] second =
+        [
+            ("Where is the market?", [new("c")]),
+            ("Describe the river.", [new("d"), new("c", 0.5f)]),
+            ("Why do we learn?", [new("a2")]),
+        ];
+
+        async Task<GenerationResult[]> RunAsync(bool gpuForm)
+        {
+            using var engine = InferenceEngine.Start(options with { AdapterPoolGpuForm = gpuForm });
+            var pool = engine.AdapterPool;
+            Assert.Equal(gpuForm ? (16, 64) : (16, 16), (pool.MaxRank, pool.ExpertRows));
+            var first = await Task.WhenAll(Cases.Select(c => engine.CollectAsync(Request(c.Prompt, c.Adapters))));
+            var then = await Task.WhenAll(second.Select(c => engine.CollectAsync(Request(c.Item1, c.Item2))));
+            return [.. first, .. then];
+        }
+
+        var cpu = await RunAsync(false);
+        var gpu = await RunAsync(true);
+        for (var i = 0; i < cpu.Length; i++)
+        {
+            Assert.Equal(cpu[i].Text, gpu[i].Text);
+            var a = cpu[i].Deltas.SelectMany(d => d.Logprobs ?? []).Select(l => l.Logprob).ToArray();
+            var b = gpu[i].Deltas.SelectMany(d => d.Logprobs ?? []).Select(l => l.Logprob).ToArray();
+            Assert.Equal(10, a.Length);
+            Assert.Equal(a.Length, b.Length);
+            for (var t = 0; t < a.Length; t++) Assert.True(Math.Abs(a[t] - b[t]) < 1e-3, $"case {i} token {t}: {a[t]} vs {b[t]}");
+        }
+    }
+
     [Fact]
     public void PoolRankBelowMaxAdapterRank_IsRefusedAtStart()
     {
