@@ -152,7 +152,6 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     public AdapterCatalog Adapters { get; }
     public EngineStatus Status => _scheduler.Status;
 
-    /// <summary>True for the base model's served name and for "base".</summary>
     /// <summary>
     /// The adapter pool's rank on a GPU (F16 and F32): MaxAdapterRank rounded up to a power of two up to 64, so that
     /// a whole number of slots fills each 64-row expert (see Start), and to a multiple of 64 above that.
@@ -177,6 +176,7 @@ public sealed class InferenceEngine : IAsyncDisposable, IDisposable
     internal static int PoolExpertRows(int poolRank, GgmlType type, bool onGpu) =>
         onGpu && type != GgmlType.Q8_0 && poolRank < 64 && 64 % poolRank == 0 ? 64 : poolRank;
 
+    /// <summary>True for the base model's served name and for "base".</summary>
     public bool IsBaseModelName(string model) => model == "base" || model == BaseModel.Name;
 
     /// <summary>
