@@ -33,17 +33,7 @@ public sealed class AdapterPoolRankTests(EngineFixture fixture)
             return [.. mixed, alone];
         }
 
-        var plain = await RunAsync(null);
-        var padded = await RunAsync(64);
-        for (var i = 0; i < plain.Length; i++)
-        {
-            Assert.Equal(plain[i].Text, padded[i].Text);
-            var a = plain[i].Deltas.SelectMany(d => d.Logprobs ?? []).Select(l => l.Logprob).ToArray();
-            var b = padded[i].Deltas.SelectMany(d => d.Logprobs ?? []).Select(l => l.Logprob).ToArray();
-            Assert.Equal(10, a.Length);
-            Assert.Equal(a.Length, b.Length);
-            for (var t = 0; t < a.Length; t++) Assert.True(Math.Abs(a[t] - b[t]) < 1e-3, $"case {i} token {t}: {a[t]} vs {b[t]}");
-        }
+        AssertSameGenerations(await RunAsync(null), await RunAsync(64));
     }
 
     // The pool a GPU gets (rank 16 slots, four to a 64-row mul_mat_id expert, one-slot batches on views), run on the
@@ -74,13 +64,18 @@ public sealed class AdapterPoolRankTests(EngineFixture fixture)
             return [.. first, .. then];
         }
 
-        var cpu = await RunAsync(false);
-        var gpu = await RunAsync(true);
-        for (var i = 0; i < cpu.Length; i++)
+        AssertSameGenerations(await RunAsync(false), await RunAsync(true));
+    }
+
+    // Same text, and all 10 tokens' log-probabilities within 1e-3, request by request.
+    private static void AssertSameGenerations(GenerationResult[] expected, GenerationResult[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
         {
-            Assert.Equal(cpu[i].Text, gpu[i].Text);
-            var a = cpu[i].Deltas.SelectMany(d => d.Logprobs ?? []).Select(l => l.Logprob).ToArray();
-            var b = gpu[i].Deltas.SelectMany(d => d.Logprobs ?? []).Select(l => l.Logprob).ToArray();
+            Assert.Equal(expected[i].Text, actual[i].Text);
+            var a = expected[i].Deltas.SelectMany(d => d.Logprobs ?? []).Select(l => l.Logprob).ToArray();
+            var b = actual[i].Deltas.SelectMany(d => d.Logprobs ?? []).Select(l => l.Logprob).ToArray();
             Assert.Equal(10, a.Length);
             Assert.Equal(a.Length, b.Length);
             for (var t = 0; t < a.Length; t++) Assert.True(Math.Abs(a[t] - b[t]) < 1e-3, $"case {i} token {t}: {a[t]} vs {b[t]}");
